@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The local platform under Baton: Redis, Dapr placement and scheduler, and the embedded
+# model server, on 127.0.0.1. Usage: platform.sh up|down|status
+# Idempotent; pid files in $BATON_DATA_DIR/run, logs in $BATON_DATA_DIR/logs.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$root/versions.env"
+
+: "${BATON_DATA_DIR:=$root/.data}"
+: "${BATON_REDIS_PORT:=6380}"
+: "${BATON_PLACEMENT_PORT:=50005}"
+: "${BATON_SCHEDULER_PORT:=50006}"
+: "${BATON_SCHEDULER_ETCD_PORT:=50379}"
+: "${BATON_MODEL_PORT:=8181}"
+# Health, metrics and raft ports sit at fixed offsets from their service's port, so two
+# platforms with different base ports never clash (8080/9090 are Dapr's defaults).
+placement_health=$((BATON_PLACEMENT_PORT + 100)) placement_metrics=$((BATON_PLACEMENT_PORT + 200))
+placement_raft=$((BATON_PLACEMENT_PORT + 300))
+scheduler_health=$((BATON_SCHEDULER_PORT + 100)) scheduler_metrics=$((BATON_SCHEDULER_PORT + 200))
+etcd_peer=$((BATON_SCHEDULER_ETCD_PORT + 1))
+
+bin="$root/.dapr/bin"
+run="$BATON_DATA_DIR/run"
+logs="$BATON_DATA_DIR/logs"
+python="$root/.venv/bin/python"
+services=(redis placement scheduler model)
+
+pid_of() { cat "$run/$1.pid" 2>/dev/null || true; }
+alive() { local pid; pid="$(pid_of "$1")"; [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
+
+ready() {
+  case "$1" in
+    redis) redis-cli -h 127.0.0.1 -p "$BATON_REDIS_PORT" ping 2>/dev/null | grep -q PONG ;;
+    placement) curl -sf "http://127.0.0.1:$placement_health/healthz" >/dev/null ;;
+    scheduler) curl -sf "http://127.0.0.1:$scheduler_health/healthz" >/dev/null ;;
+    model) curl -sf "http://127.0.0.1:$BATON_MODEL_PORT/health" >/dev/null ;;
+  esac
+}
+
+command_for() {
+  case "$1" in
+    redis) echo redis-server --bind 127.0.0.1 --port "$BATON_REDIS_PORT" --dir "$BATON_DATA_DIR/redis" \
+             --appendonly yes --save "" --daemonize no --protected-mode yes ;;
+    placement) echo "$bin/placement" --port "$BATON_PLACEMENT_PORT" --listen-address 127.0.0.1 \
+             --healthz-port "$placement_health" --healthz-listen-address 127.0.0.1 \
+             --metrics-port "$placement_metrics" --metrics-listen-address 127.0.0.1 \
+             --initial-cluster "dapr-placement-0=127.0.0.1:$placement_raft" \
+             --raft-logstore-path "$BATON_DATA_DIR/placement" ;;
+    scheduler) echo "$bin/scheduler" --port "$BATON_SCHEDULER_PORT" --listen-address 127.0.0.1 \
+             --healthz-port "$scheduler_health" --healthz-listen-address 127.0.0.1 \
+             --metrics-port "$scheduler_metrics" --metrics-listen-address 127.0.0.1 \
+             --etcd-data-dir "$BATON_DATA_DIR/scheduler" \
+             --etcd-client-port "$BATON_SCHEDULER_ETCD_PORT" --etcd-client-listen-address 127.0.0.1 \
+             --etcd-initial-cluster "dapr-scheduler-server-0=http://127.0.0.1:$etcd_peer" \
+             --override-broadcast-host-port "127.0.0.1:$BATON_SCHEDULER_PORT" ;;
+    model) echo "$python" "$root/infra/local/model_server.py" --port "$BATON_MODEL_PORT" ;;
+  esac
+}
+
+start() {
+  local name="$1" pid
+  if alive "$name"; then echo "platform: $name already running (pid $(pid_of "$name"))"; return; fi
+  # shellcheck disable=SC2046  # word splitting of the command line is intended
+  setsid $(command_for "$name") >"$logs/$name.log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$run/$name.pid"
+  for _ in $(seq 1 300); do
+    if ready "$name"; then echo "platform: $name ready (pid $pid)"; return; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "platform: $name exited during start; its log is $logs/$name.log:" >&2
+      tail -n 20 "$logs/$name.log" >&2; rm -f "$run/$name.pid"; exit 1
+    fi
+    sleep 0.2
+  done
+  echo "platform: $name not ready after 60s; its log is $logs/$name.log" >&2; exit 1
+}
+
+stop() {
+  local name="$1" pid
+  pid="$(pid_of "$name")"
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then echo "platform: $name did not stop in 10s, killing"; kill -KILL "$pid"; fi
+    echo "platform: $name stopped (pid $pid)"
+  fi
+  rm -f "$run/$name.pid"
+}
+
+case "${1:-}" in
+  up)
+    [[ -x "$bin/daprd" ]] || { echo "platform: Dapr is not built; run infra/local/bootstrap.sh" >&2; exit 1; }
+    mkdir -p "$run" "$logs" "$BATON_DATA_DIR"/{redis,placement,scheduler}
+    for s in "${services[@]}"; do start "$s"; done ;;
+  down)
+    for ((i = ${#services[@]} - 1; i >= 0; i--)); do stop "${services[$i]}"; done ;;
+  status)
+    for s in "${services[@]}"; do
+      if alive "$s"; then echo "$s: running (pid $(pid_of "$s"))"; else echo "$s: stopped"; fi
+    done ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""One agent code path, run under several Dapr app ids with different roles."""

@@ -1,0 +1,47 @@
+"""POST /run: do this agent's role on one input, with the model."""
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from services.common.contracts import AgentReply, AgentRequest
+from services.common.logs import task_id_var
+from services.common.model import ModelClient
+from services.common.settings import Settings, get_settings
+
+from .roles import ROLES
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+def get_model(request: Request) -> ModelClient:
+    return request.app.state.model
+
+
+@router.post("/run", response_model=AgentReply)
+def run(
+    request: AgentRequest,
+    settings: Annotated[Settings, Depends(get_settings)],
+    model: Annotated[ModelClient, Depends(get_model)],
+) -> AgentReply:
+    task_id_var.set(request.task_id)
+    role = ROLES[settings.agent_role]
+    log.info("running %s on %d chars", settings.agent_role, len(request.input))
+    try:
+        done = model.chat(role.instructions, request.input, max_tokens=role.max_tokens)
+    except Exception as err:  # the model is down or answered an error: say so, as 502
+        log.exception("model call failed")
+        raise HTTPException(502, f"model call failed: {type(err).__name__}: {err}") from err
+    if not done.text:
+        raise HTTPException(502, "model returned an empty answer")
+    log.info("done in %.2fs, %d completion tokens", done.elapsed_seconds, done.usage.completion_tokens)
+    return AgentReply(
+        agent=settings.app_id,
+        role=settings.agent_role,
+        output=done.text,
+        model=done.model,
+        usage=done.usage,
+        elapsed_seconds=done.elapsed_seconds,
+    )

@@ -1,0 +1,1 @@
+"""What every Baton service shares: settings, logging, contracts, sidecar and model clients."""

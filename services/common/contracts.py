@@ -1,0 +1,78 @@
+"""JSON contracts between Baton services. Each is documented in docs/contracts.md so an
+agent can be rewritten in another language without touching the others."""
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TaskStatus = Literal["pending", "in_progress", "completed", "failed"]
+TERMINAL_STATUSES = ("completed", "failed")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated_cost_usd: float = 0.0
+
+    def plus(self, other: "Usage") -> "Usage":
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            estimated_cost_usd=round(self.estimated_cost_usd + other.estimated_cost_usd, 6),
+        )
+
+
+class AgentRequest(BaseModel):
+    """POST /run on any agent, through Dapr service invocation."""
+
+    model_config = ConfigDict(extra="forbid")
+    task_id: str = Field(min_length=1, max_length=100)
+    input: str = Field(min_length=1, max_length=20_000)
+
+
+class AgentReply(BaseModel):
+    agent: str
+    role: str
+    output: str
+    model: str
+    usage: Usage
+    elapsed_seconds: float
+
+
+class StepRecord(BaseModel):
+    name: str
+    completed_at: str
+    result: dict[str, Any]
+    agent: str | None = None
+    usage: Usage | None = None
+
+
+class TaskDocument(BaseModel):
+    """The task as stored in the state store and shown by GET /task/{task_id}."""
+
+    task_id: str
+    workflow: str
+    status: TaskStatus = "pending"
+    input: dict[str, Any]
+    steps: list[StepRecord] = []
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    usage: dict[str, Usage] = {}
+    created_at: str = Field(default_factory=utc_now)
+    updated_at: str = Field(default_factory=utc_now)
+
+
+class CloudEvent(BaseModel):
+    """The envelope Dapr delivers to subscribers (CloudEvents 1.0, JSON)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1)
+    type: str = "com.dapr.event.sent"
+    source: str = ""
+    topic: str = ""
+    data: Any = None

@@ -1,0 +1,78 @@
+"""The model client every agent uses: the `openai` client, pointed by settings at the
+embedded local model, OpenAI, or Azure OpenAI."""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+
+from .contracts import Usage
+from .settings import Settings
+
+
+@dataclass
+class Completion:
+    text: str
+    model: str
+    usage: Usage
+    elapsed_seconds: float
+
+
+def make_openai_client(settings: Settings) -> openai.OpenAI:
+    if settings.model_provider == "azure":
+        return openai.AzureOpenAI(
+            azure_endpoint=settings.model_base_url,
+            api_key=settings.model_api_key,
+            api_version=settings.azure_openai_api_version,
+            timeout=settings.model_timeout_seconds,
+            max_retries=0,  # retries belong to the workflow's retry policy, not here
+        )
+    return openai.OpenAI(
+        base_url=settings.model_base_url,
+        api_key=settings.model_api_key,
+        timeout=settings.model_timeout_seconds,
+        max_retries=0,
+    )
+
+
+class ModelClient:
+    def __init__(self, settings: Settings, client: openai.OpenAI | None = None):
+        self.settings = settings
+        self.client = client or make_openai_client(settings)
+
+    def estimate_cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        s = self.settings
+        cost = prompt_tokens / 1000 * s.price_prompt_per_1k + completion_tokens / 1000 * s.price_completion_per_1k
+        return round(cost, 6)
+
+    def chat(self, instructions: str, user_input: str, *, max_tokens: int | None = None,
+             json_schema: dict[str, Any] | None = None) -> Completion:
+        extra: dict[str, Any] = {}
+        if json_schema is not None:
+            extra["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "reply", "schema": json_schema, "strict": True},
+            }
+        started = time.monotonic()
+        resp = self.client.chat.completions.create(
+            model=self.settings.model_name,
+            messages=[
+                {"role": "system", "content": instructions},
+                {"role": "user", "content": user_input},
+            ],
+            max_tokens=max_tokens or self.settings.model_max_tokens,
+            **extra,
+        )
+        elapsed = time.monotonic() - started
+        prompt = resp.usage.prompt_tokens if resp.usage else 0
+        completion = resp.usage.completion_tokens if resp.usage else 0
+        text = (resp.choices[0].message.content or "").strip()
+        return Completion(
+            text=text,
+            model=resp.model or self.settings.model_name,
+            usage=Usage(prompt_tokens=prompt, completion_tokens=completion,
+                        estimated_cost_usd=self.estimate_cost(prompt, completion)),
+            elapsed_seconds=round(elapsed, 3),
+        )
+

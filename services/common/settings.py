@@ -1,0 +1,46 @@
+"""One Settings object per process, filled from the environment (dapr.yaml locally,
+Bicep `env` in Azure). Component names are the same in both places."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
+
+    # Set by the Dapr CLI (and by Bicep in Azure) for every app it starts.
+    app_id: str = Field("baton", validation_alias="APP_ID")
+    # Which agent this process is (one code path, many app ids); unused by the orchestrator.
+    agent_role: str = "research"
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    # Dapr components, named identically locally and in Azure.
+    state_store: str = "statestore"
+    pubsub: str = "pubsub"
+    artifacts_binding: str = "artifacts"
+
+    # Model: the embedded local model by default; any OpenAI-compatible endpoint, or Azure
+    # OpenAI (model_provider=azure), by configuration alone.
+    model_provider: str = Field("openai", pattern="^(openai|azure)$")
+    model_base_url: str = "http://127.0.0.1:8181/v1"
+    model_api_key: str = "local-no-key"
+    model_name: str = "smollm2-135m-instruct"
+    model_max_tokens: int = Field(256, ge=1, le=8192)
+    model_timeout_seconds: float = Field(120, gt=0)
+    azure_openai_api_version: str = "2024-10-21"
+    # USD per 1K tokens, for the cost estimate in every task (0 for the local model).
+    price_prompt_per_1k: float = Field(0.0, ge=0)
+    price_completion_per_1k: float = Field(0.0, ge=0)
+
+    # Agent calls from workflow activities (through the sidecar; resiliency applies there).
+    agent_call_timeout_seconds: float = Field(180, gt=0)
+    agent_call_attempts: int = Field(3, ge=1, le=10)
+    message_ttl_seconds: int = Field(3600, ge=1)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,78 @@
+"""The only way a Baton service reaches anything: its own Dapr sidecar.
+
+State, pub/sub and bindings go through the Dapr SDK's gRPC client. Service invocation
+goes through the sidecar's HTTP API (`/v1.0/invoke/<app>/method/<path>`) so the callee's
+HTTP status comes back as is and the caller sidecar's resiliency policy applies."""
+
+import json
+import logging
+from functools import lru_cache
+from typing import Any
+
+import httpx
+from dapr.clients import DaprClient
+from dapr.conf import settings as dapr_settings
+
+log = logging.getLogger(__name__)
+
+
+class AgentCallError(RuntimeError):
+    """An invoked app answered with an error status, or could not be reached."""
+
+
+def sidecar_http_url() -> str:
+    return f"http://127.0.0.1:{dapr_settings.DAPR_HTTP_PORT}"
+
+
+@lru_cache
+def dapr_client() -> DaprClient:
+    return DaprClient()
+
+
+@lru_cache
+def _http() -> httpx.Client:
+    return httpx.Client(base_url=sidecar_http_url())
+
+
+def sidecar_healthy() -> bool:
+    try:
+        return _http().get("/v1.0/healthz", timeout=2).status_code == 204
+    except httpx.HTTPError:
+        return False
+
+
+def invoke(app_id: str, method: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """POST JSON to another app through the sidecar; raise AgentCallError on failure."""
+    try:
+        resp = _http().post(f"/v1.0/invoke/{app_id}/method/{method}", json=body, timeout=timeout)
+    except httpx.HTTPError as err:
+        raise AgentCallError(f"{app_id}/{method}: {type(err).__name__}: {err}") from err
+    if resp.status_code >= 300:
+        raise AgentCallError(f"{app_id}/{method} answered {resp.status_code}: {resp.text[:500]}")
+    return resp.json()
+
+
+def publish(pubsub: str, topic: str, data: dict[str, Any], *, event_id: str, event_type: str,
+            ttl_seconds: int) -> None:
+    """Publish a CloudEvent whose id is ours, so a re-publish is a duplicate subscribers skip."""
+    dapr_client().publish_event(
+        pubsub_name=pubsub,
+        topic_name=topic,
+        data=json.dumps(data),
+        data_content_type="application/json",
+        publish_metadata={
+            "ttlInSeconds": str(ttl_seconds),
+            "cloudevent.id": event_id,
+            "cloudevent.type": event_type,
+        },
+    )
+
+
+def write_artifact(binding: str, name: str, content: str) -> None:
+    """Store a file through the artifacts output binding (localstorage or Azure Blob)."""
+    dapr_client().invoke_binding(
+        binding_name=binding,
+        operation="create",
+        data=content,
+        binding_metadata={"fileName": name, "blobName": name, "contentType": "text/markdown"},
+    )

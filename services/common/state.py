@@ -1,0 +1,83 @@
+"""JSON documents in the Dapr state store, updated with optimistic concurrency.
+
+Every update reads the document with its ETag, applies a change and writes it back only
+if nobody wrote in between (first-write-wins); on a conflict it re-reads and re-applies,
+so concurrent agents never lose each other's updates."""
+
+import json
+import logging
+from typing import Any, Callable
+
+import grpc
+from dapr.clients.exceptions import DaprGrpcError
+from dapr.clients.grpc._state import Concurrency, Consistency, StateOptions
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from .sidecar import dapr_client
+
+log = logging.getLogger(__name__)
+_FIRST_WRITE = StateOptions(concurrency=Concurrency.first_write, consistency=Consistency.strong)
+
+
+class DocumentNotFound(KeyError):
+    pass
+
+
+class ETagConflict(RuntimeError):
+    pass
+
+
+def _is_etag_conflict(err: DaprGrpcError) -> bool:
+    # Dapr maps a state store's ETag mismatch to gRPC ABORTED (and FAILED_PRECONDITION
+    # for stores that report it that way).
+    return err.code() in (grpc.StatusCode.ABORTED, grpc.StatusCode.FAILED_PRECONDITION)
+
+
+class JsonDocuments:
+    def __init__(self, store: str):
+        self.store = store
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        resp = dapr_client().get_state(self.store, key, state_metadata={"contentType": "application/json"})
+        return json.loads(resp.data) if resp.data else None
+
+    def create(self, key: str, doc: dict[str, Any]) -> bool:
+        """Write a new document; False if one already exists. (A first-write save with no
+        ETag is create-if-absent in Dapr's Redis and Cosmos DB state stores.)"""
+        try:
+            dapr_client().save_state(self.store, key, json.dumps(doc), options=_FIRST_WRITE)
+        except DaprGrpcError as err:
+            if _is_etag_conflict(err):
+                return False
+            raise
+        return True
+
+    @retry(
+        retry=retry_if_exception_type(ETagConflict),
+        stop=stop_after_attempt(20),
+        wait=wait_random_exponential(multiplier=0.02, max=1.0),
+        reraise=True,
+    )
+    def update(self, key: str, change: Callable[[dict[str, Any]], None],
+               default: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Apply `change` to the stored document in place and save it, ETag-safe. With a
+        `default`, a missing document is created from it (racing creators retry)."""
+        resp = dapr_client().get_state(self.store, key)
+        if not resp.data:
+            if default is None:
+                raise DocumentNotFound(key)
+            doc = json.loads(json.dumps(default))
+            change(doc)
+            if not self.create(key, doc):
+                raise ETagConflict(key)
+            return doc
+        doc = json.loads(resp.data)
+        change(doc)
+        try:
+            dapr_client().save_state(self.store, key, json.dumps(doc), etag=resp.etag, options=_FIRST_WRITE)
+        except DaprGrpcError as err:
+            if _is_etag_conflict(err):
+                log.debug("etag conflict on %s, retrying", key)
+                raise ETagConflict(key) from err
+            raise
+        return doc

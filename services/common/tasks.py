@@ -1,0 +1,54 @@
+"""Task documents: what GET /task/{task_id} shows, kept in the Dapr state store."""
+
+from typing import Any
+
+from .contracts import TERMINAL_STATUSES, StepRecord, TaskDocument, TaskStatus, Usage, utc_now
+from .state import JsonDocuments
+
+
+def task_key(task_id: str) -> str:
+    return f"baton:task:{task_id}"
+
+
+class TaskStore:
+    def __init__(self, docs: JsonDocuments):
+        self.docs = docs
+
+    def create(self, task_id: str, workflow: str, task_input: dict[str, Any]) -> TaskDocument:
+        doc = TaskDocument(task_id=task_id, workflow=workflow, input=task_input)
+        if not self.docs.create(task_key(task_id), doc.model_dump(mode="json")):
+            raise ValueError(f"task {task_id} already exists")
+        return doc
+
+    def get(self, task_id: str) -> TaskDocument | None:
+        raw = self.docs.get(task_key(task_id))
+        return TaskDocument.model_validate(raw) if raw else None
+
+    def set_status(self, task_id: str, status: TaskStatus, *, result: dict | None = None,
+                   error: str | None = None) -> TaskDocument:
+        def change(doc: dict) -> None:
+            # A finished task stays finished: a replayed or late update must not reopen it.
+            if doc["status"] in TERMINAL_STATUSES and status not in TERMINAL_STATUSES:
+                return
+            doc["status"] = status
+            if result is not None:
+                doc["result"] = result
+            if error is not None:
+                doc["error"] = error
+            doc["updated_at"] = utc_now()
+
+        return TaskDocument.model_validate(self.docs.update(task_key(task_id), change))
+
+    def record_step(self, task_id: str, step: StepRecord) -> TaskDocument:
+        """Add a completed step, replacing an earlier record of the same step (a retried
+        activity records once), and add its token usage to the agent's total."""
+
+        def change(doc: dict) -> None:
+            doc["steps"] = [s for s in doc["steps"] if s["name"] != step.name]
+            doc["steps"].append(step.model_dump(mode="json"))
+            if step.agent and step.usage:
+                so_far = Usage.model_validate(doc["usage"].get(step.agent, {}))
+                doc["usage"][step.agent] = so_far.plus(step.usage).model_dump()
+            doc["updated_at"] = utc_now()
+
+        return TaskDocument.model_validate(self.docs.update(task_key(task_id), change))

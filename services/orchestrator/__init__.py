@@ -1,0 +1,1 @@
+"""The orchestrator: Baton's public API; hosts the Dapr Workflow runtime."""

@@ -1,0 +1,64 @@
+"""The orchestrator app: public API, workflow runtime host, event subscriber."""
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+
+from dapr.ext.workflow import DaprWorkflowClient
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from services.common import sidecar
+from services.common.events import EventLog
+from services.common.settings import get_settings
+from services.common.state import JsonDocuments
+from services.common.tasks import TaskStore
+from workflows.registry import build_runtime
+
+from . import routes, subscriptions
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings = get_settings()
+    docs = JsonDocuments(settings.state_store)
+    app.state.tasks = TaskStore(docs)
+    app.state.events = EventLog(docs)
+    app.state.workflows = DaprWorkflowClient()
+    app.state.workflow_ready = False
+    runtime = build_runtime()
+    # start() blocks until the worker's stream to the sidecar is open.
+    await asyncio.to_thread(runtime.start)
+    app.state.workflow_ready = True
+    log.info("workflow runtime started")
+    try:
+        yield
+    finally:
+        runtime.shutdown()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Baton orchestrator",
+        description="Multi-agent coordination patterns on Dapr. Every task is a Dapr workflow.",
+        lifespan=lifespan,
+    )
+    app.include_router(routes.router)
+    app.include_router(subscriptions.router)
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        checks = {
+            "sidecar": sidecar.sidecar_healthy(),
+            "workflow_worker": bool(getattr(app.state, "workflow_ready", False)),
+        }
+        ok = all(checks.values())
+        return JSONResponse({"status": "healthy" if ok else "unavailable", "service": "orchestrator",
+                             "checks": checks}, status_code=200 if ok else 503)
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""Dapr Workflows that drive Baton's coordination patterns, one module per pattern."""

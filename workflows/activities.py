@@ -1,0 +1,79 @@
+"""Activities shared by the patterns. All I/O happens here, never in workflow code."""
+
+import logging
+
+from dapr.ext.workflow import WorkflowActivityContext
+from pydantic import BaseModel
+
+from services.common import sidecar
+from services.common.contracts import AgentReply, AgentRequest, StepRecord, TaskStatus, utc_now
+from services.common.logs import task_id_var
+
+from . import runtime_deps as deps
+
+log = logging.getLogger(__name__)
+
+
+class AgentStep(BaseModel):
+    task_id: str
+    step: str
+    app_id: str
+    prompt: str
+
+
+class TaskUpdate(BaseModel):
+    task_id: str
+    status: TaskStatus
+    result: dict | None = None
+    error: str | None = None
+
+
+class Article(BaseModel):
+    task_id: str
+    topic: str
+    text: str
+
+
+def run_agent_step(ctx: WorkflowActivityContext, step: AgentStep) -> dict:
+    """Call one agent through its sidecar and record the completed step in the task."""
+    task_id_var.set(step.task_id)
+    s = deps.settings()
+    log.info("step %s: calling %s", step.step, step.app_id)
+    raw = sidecar.invoke(
+        step.app_id, "run",
+        AgentRequest(task_id=step.task_id, input=step.prompt).model_dump(),
+        timeout=s.agent_call_timeout_seconds,
+    )
+    reply = AgentReply.model_validate(raw)
+    deps.tasks().record_step(step.task_id, StepRecord(
+        name=step.step, completed_at=utc_now(), agent=reply.agent, usage=reply.usage,
+        result={"agent": reply.agent, "model": reply.model, "output": reply.output},
+    ))
+    log.info("step %s: done (%d completion tokens)", step.step, reply.usage.completion_tokens)
+    return reply.model_dump()
+
+
+def update_task(ctx: WorkflowActivityContext, update: TaskUpdate) -> None:
+    task_id_var.set(update.task_id)
+    deps.tasks().set_status(update.task_id, update.status, result=update.result, error=update.error)
+    log.info("task %s", update.status)
+
+
+def publish_article(ctx: WorkflowActivityContext, article: Article) -> dict:
+    """Store the article through the artifacts binding and announce ContentPublished.
+    Both are keyed by the task id, so a retried activity has its effect once."""
+    task_id_var.set(article.task_id)
+    s = deps.settings()
+    artifact = f"{article.task_id}.md"
+    sidecar.write_artifact(s.artifacts_binding, artifact, article.text)
+    word_count = len(article.text.split())
+    event = {"task_id": article.task_id, "topic": article.topic, "artifact": artifact,
+             "word_count": word_count}
+    sidecar.publish(s.pubsub, "content-published", event, event_id=f"content-published-{article.task_id}",
+                    event_type="ContentPublished", ttl_seconds=s.message_ttl_seconds)
+    deps.tasks().record_step(article.task_id, StepRecord(
+        name="publish", completed_at=utc_now(),
+        result={"artifact": artifact, "event": "ContentPublished", "word_count": word_count},
+    ))
+    log.info("published %s (%d words)", artifact, word_count)
+    return event

@@ -1,0 +1,18 @@
+"""Every workflow and activity, registered from these explicit lists in one place."""
+
+from dapr.ext.workflow import WorkflowRuntime
+
+from .activities import publish_article, run_agent_step, update_task
+from .sequential import sequential_workflow
+
+WORKFLOWS = [sequential_workflow]
+ACTIVITIES = [run_agent_step, update_task, publish_article]
+
+
+def build_runtime() -> WorkflowRuntime:
+    runtime = WorkflowRuntime()
+    for workflow in WORKFLOWS:
+        runtime.register_workflow(workflow)
+    for activity in ACTIVITIES:
+        runtime.register_activity(activity)
+    return runtime
