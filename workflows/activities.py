@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from services.common import sidecar
 from services.common.contracts import AgentReply, AgentRequest, StepRecord, TaskStatus, utc_now
+from services.common.faults import Fault
 from services.common.logs import task_id_var
 
 from . import runtime_deps as deps
@@ -19,6 +20,7 @@ class AgentStep(BaseModel):
     step: str
     app_id: str
     prompt: str
+    fault: Fault | None = None
 
 
 class TaskUpdate(BaseModel):
@@ -41,7 +43,7 @@ def run_agent_step(ctx: WorkflowActivityContext, step: AgentStep) -> dict:
     log.info("step %s: calling %s", step.step, step.app_id)
     raw = sidecar.invoke(
         step.app_id, "run",
-        AgentRequest(task_id=step.task_id, input=step.prompt).model_dump(),
+        AgentRequest(task_id=step.task_id, input=step.prompt, fault=step.fault).model_dump(exclude_none=True),
         timeout=s.agent_call_timeout_seconds,
     )
     reply = AgentReply.model_validate(raw)

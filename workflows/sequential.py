@@ -15,11 +15,14 @@ AGENTS = {"research": "research-agent", "write": "writer-agent", "edit": "editor
 def sequential_workflow(ctx: DaprWorkflowContext, request: dict):
     task_id = ctx.instance_id
     topic = request["topic"]
+    faults = request.get("faults") or {}
 
     def agent_step(step: str, prompt: str):
+        app_id = AGENTS[step]
         return ctx.call_activity(
             run_agent_step,
-            input={"task_id": task_id, "step": step, "app_id": AGENTS[step], "prompt": prompt},
+            input={"task_id": task_id, "step": step, "app_id": app_id, "prompt": prompt,
+                   "fault": faults.get(app_id)},
             retry_policy=AGENT_CALL_RETRY,
         )
 

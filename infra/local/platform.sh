@@ -7,7 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/versions.env"
 
 : "${BATON_DATA_DIR:=$root/.data}"
-: "${BATON_REDIS_PORT:=6380}"
+: "${BATON_REDIS_PORT:=6380}"  # not 6379: a Redis the user already runs stays untouched
 : "${BATON_PLACEMENT_PORT:=50005}"
 : "${BATON_SCHEDULER_PORT:=50006}"
 : "${BATON_SCHEDULER_ETCD_PORT:=50379}"
@@ -26,7 +26,9 @@ python="$root/.venv/bin/python"
 services=(redis placement scheduler model)
 
 pid_of() { cat "$run/$1.pid" 2>/dev/null || true; }
-alive() { local pid; pid="$(pid_of "$1")"; [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
+# A process that exited but was not yet reaped (a zombie, state Z) counts as stopped.
+running() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null && [[ "$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]]; }
+alive() { running "$(pid_of "$1")"; }
 
 ready() {
   case "$1" in
@@ -66,7 +68,7 @@ start() {
   echo "$pid" >"$run/$name.pid"
   for _ in $(seq 1 300); do
     if ready "$name"; then echo "platform: $name ready (pid $pid)"; return; fi
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! running "$pid"; then
       echo "platform: $name exited during start; its log is $logs/$name.log:" >&2
       tail -n 20 "$logs/$name.log" >&2; rm -f "$run/$name.pid"; exit 1
     fi
@@ -78,10 +80,10 @@ start() {
 stop() {
   local name="$1" pid
   pid="$(pid_of "$name")"
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+  if running "$pid"; then
     kill -TERM "$pid"
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then echo "platform: $name did not stop in 10s, killing"; kill -KILL "$pid"; fi
+    for _ in $(seq 1 50); do running "$pid" || break; sleep 0.2; done
+    if running "$pid"; then echo "platform: $name did not stop in 10s, killing"; kill -KILL "$pid"; fi
     echo "platform: $name stopped (pid $pid)"
   fi
   rm -f "$run/$name.pid"

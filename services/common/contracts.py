@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .faults import Fault
+
 TaskStatus = Literal["pending", "in_progress", "completed", "failed"]
 TERMINAL_STATUSES = ("completed", "failed")
 
@@ -33,6 +35,7 @@ class AgentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     task_id: str = Field(min_length=1, max_length=100)
     input: str = Field(min_length=1, max_length=20_000)
+    fault: Fault | None = None
 
 
 class AgentReply(BaseModel):

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     agent_call_attempts: int = Field(3, ge=1, le=10)
     message_ttl_seconds: int = Field(3600, ge=1)
 
+    # Test/demo knob (services/common/faults.py): off by default.
+    allow_fault_injection: bool = False
+    agent_delay_seconds: float = Field(0, ge=0, le=600)
+    agent_fail: bool = False
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -9,8 +9,10 @@ from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.common.contracts import TERMINAL_STATUSES, TaskDocument
+from services.common.faults import Fault
 from services.common.logs import task_id_var
-from workflows.sequential import STEPS, sequential_workflow
+from services.common.settings import get_settings
+from workflows.sequential import AGENTS, STEPS, sequential_workflow
 
 from .deps import Tasks, Workflows
 
@@ -22,6 +24,8 @@ TaskId = Annotated[str, Path(min_length=1, max_length=100)]
 class ContentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     topic: str = Field(min_length=1, max_length=500, description="What the article is about")
+    faults: dict[str, Fault] | None = Field(
+        None, description="Test/demo knob, by agent app id; needs BATON_ALLOW_FAULT_INJECTION=true")
 
     @field_validator("topic")
     @classmethod
@@ -29,6 +33,19 @@ class ContentRequest(BaseModel):
         if not topic.strip():
             raise ValueError("topic must contain more than whitespace")
         return topic.strip()
+
+    @field_validator("faults")
+    @classmethod
+    def known_agents(cls, faults: dict[str, Fault] | None) -> dict[str, Fault] | None:
+        unknown = set(faults or {}) - set(AGENTS.values())
+        if unknown:
+            raise ValueError(f"faults name unknown agents {sorted(unknown)}; known: {sorted(AGENTS.values())}")
+        return faults
+
+
+def check_faults_allowed(faults: dict | None) -> None:
+    if faults and not get_settings().allow_fault_injection:
+        raise HTTPException(403, "fault injection is disabled; set BATON_ALLOW_FAULT_INJECTION=true")
 
 
 class Started(BaseModel):
@@ -57,7 +74,9 @@ def start_task(tasks: Tasks, workflows: Workflows, workflow, name: str, task_inp
 @router.post("/create-content", status_code=202, response_model=Started)
 def create_content(body: ContentRequest, tasks: Tasks, workflows: Workflows) -> Started:
     """Sequential pattern: research -> write -> edit -> publish."""
-    task_id = start_task(tasks, workflows, sequential_workflow, "sequential", {"topic": body.topic})
+    check_faults_allowed(body.faults)
+    task_input = body.model_dump(mode="json", exclude_none=True)
+    task_id = start_task(tasks, workflows, sequential_workflow, "sequential", task_input)
     return Started(task_id=task_id, workflow="sequential", steps=STEPS,
                    message="Content creation pipeline initiated")
 

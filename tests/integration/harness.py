@@ -1,0 +1,132 @@
+"""Start and stop real Baton processes for integration tests, the way a user does, and
+verify that everything started is gone afterwards (checked by pid)."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+LOGS = ROOT / ".data" / "logs"
+
+
+def is_running(pid: int) -> bool:
+    """True for a live process; an exited but unreaped one (zombie) counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def platform(command: str, env: dict | None = None) -> str:
+    done = subprocess.run(["bash", str(ROOT / "infra/local/platform.sh"), command], cwd=ROOT,
+                          env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, f"platform {command} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.5, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class DaprRun:
+    """`dapr run -f <run file>` in the background, with its whole process tree tracked."""
+
+    def __init__(self, run_file: Path, name: str, env: dict | None = None):
+        self.run_file, self.name = run_file, name
+        self.env = {**os.environ, "DAPR_RUNTIME_PATH": str(ROOT), **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.started_pids: set[int] = set()
+        self.adopted: list[subprocess.Popen] = []
+        self.log_path = LOGS / f"test-{name}.log"
+
+    def start(self) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([str(ROOT / ".dapr/bin/dapr"), "run", "-f", str(self.run_file)],
+                                     cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        done = subprocess.run([str(ROOT / ".venv/bin/python"), str(ROOT / "infra/local/wait_ready.py"),
+                               str(self.run_file), "--timeout", str(timeout)],
+                              cwd=ROOT, capture_output=True, text=True)
+        self.track()
+        assert done.returncode == 0, f"{self.name} not ready:\n{done.stdout}{done.stderr}\nsee {self.log_path}"
+
+    def track(self) -> set[int]:
+        """Remember every process the CLI started so far (apps, sidecars)."""
+        self.started_pids |= descendants(self.proc.pid) | {self.proc.pid}
+        return self.started_pids
+
+    def pid_of(self, fragment: str) -> int:
+        """The pid of a started process whose command line contains `fragment`."""
+        for pid in sorted(self.track()):
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except FileNotFoundError:
+                continue
+            if fragment in cmd and is_running(pid):
+                return pid
+        raise LookupError(fragment)
+
+    def adopt(self, proc: subprocess.Popen) -> None:
+        """A process a test started in place of one of ours (e.g. a restarted app)."""
+        self.adopted.append(proc)
+        self.started_pids.add(proc.pid)
+
+    def stop(self) -> list[int]:
+        """Ctrl-C the CLI (it stops apps and sidecars), then kill leftovers by pid.
+        Returns the pids that had to be killed (should be none)."""
+        if self.proc is None:
+            return []
+        self.track()
+        for proc in self.adopted:
+            proc.terminate()
+            proc.wait(timeout=30)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=45)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(is_running(p) for p in self.started_pids):
+            time.sleep(0.3)
+        leftovers = [p for p in self.started_pids if is_running(p)]
+        for pid in leftovers:
+            os.kill(pid, signal.SIGKILL)
+        return leftovers
+
+
+def http_get_json(url: str, **kwargs):
+    resp = httpx.get(url, timeout=10, **kwargs)
+    resp.raise_for_status()
+    return resp.json()

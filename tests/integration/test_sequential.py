@@ -1,0 +1,159 @@
+"""Issue: the sequential content pipeline end to end, on the real system."""
+
+import os
+import signal
+import subprocess
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import ORCHESTRATOR
+from tests.integration.harness import ROOT, wait_until
+
+
+def start_content(topic: str, **extra) -> str:
+    resp = httpx.post(f"{ORCHESTRATOR}/create-content", json={"topic": topic, **extra}, timeout=30)
+    assert resp.status_code == 202, resp.text
+    body = resp.json()
+    assert body["status"] == "started" and body["workflow"] == "sequential"
+    assert body["steps"] == ["research", "write", "edit", "publish"]
+    return body["task_id"]
+
+
+def get_task(task_id: str) -> dict:
+    resp = httpx.get(f"{ORCHESTRATOR}/task/{task_id}", timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def wait_finished(task_id: str, timeout: float = 120) -> dict:
+    return wait_until(lambda: (t := get_task(task_id))["status"] in ("completed", "failed") and t,
+                      timeout=timeout, what=f"task {task_id} to finish")
+
+
+def test_pipeline_completes_with_four_ordered_steps_an_artifact_and_an_event(baton):
+    task_id = start_content("Why durable workflows help AI agents")
+    task = wait_finished(task_id)
+    assert task["status"] == "completed", task.get("error")
+
+    steps = task["steps"]
+    assert [s["name"] for s in steps] == ["research", "write", "edit", "publish"]
+    times = [datetime.fromisoformat(s["completed_at"]) for s in steps]
+    assert times == sorted(times)
+    for step, agent in zip(steps, ["research-agent", "writer-agent", "editor-agent"]):
+        assert step["agent"] == agent and step["result"]["output"].strip()
+        assert step["usage"]["completion_tokens"] > 0
+    assert set(task["usage"]) == {"research-agent", "writer-agent", "editor-agent"}
+
+    result = task["result"]
+    assert result["topic"] == "Why durable workflows help AI agents"
+    assert result["final_article"] == steps[2]["result"]["output"]
+    assert result["word_count"] == len(result["final_article"].split()) > 0
+
+    artifact = ROOT / ".data" / "artifacts" / steps[3]["result"]["artifact"]
+    assert artifact.read_text() == result["final_article"]
+
+    def published_event():
+        events = httpx.get(f"{ORCHESTRATOR}/events/{task_id}", timeout=10).json()["events"]
+        return [e for e in events if e["event_type"] == "ContentPublished"]
+
+    (event,) = wait_until(published_event, timeout=30, what="the ContentPublished event")
+    assert event["detail"]["word_count"] == result["word_count"]
+
+
+def test_a_failing_step_ends_the_task_failed_with_the_error(baton):
+    task_id = start_content("A topic the editor never sees", faults={"writer-agent": {"fail": True}})
+    task = wait_finished(task_id)
+    assert task["status"] == "failed"
+    assert "writer-agent" in task["error"] and "503" in task["error"]
+    assert [s["name"] for s in task["steps"]] == ["research"]
+
+
+@pytest.mark.parametrize("payload, status", [
+    ({}, 422), ({"topic": ""}, 422), ({"topic": "x" * 501}, 422), ({"topic": ["a"]}, 422),
+])
+def test_bad_input_gets_a_4xx_never_a_500(baton, payload, status):
+    resp = httpx.post(f"{ORCHESTRATOR}/create-content", json=payload, timeout=10)
+    assert resp.status_code == status and resp.json()["detail"]
+
+
+def test_non_json_body_and_unknown_task_are_4xx(baton):
+    resp = httpx.post(f"{ORCHESTRATOR}/create-content", content=b"{topic:", timeout=10,
+                      headers={"Content-Type": "application/json"})
+    assert resp.status_code == 422
+    assert httpx.get(f"{ORCHESTRATOR}/task/no-such-task", timeout=10).status_code == 404
+
+
+def test_concurrent_step_updates_through_the_sidecar_lose_nothing(baton, monkeypatch):
+    """Eight writers append to one task document at once; ETags make every write count."""
+    from dapr.conf import settings as dapr_settings
+
+    from services.common import sidecar
+    from services.common.contracts import StepRecord, Usage
+    from services.common.state import JsonDocuments
+    from services.common.tasks import TaskStore
+
+    monkeypatch.setattr(dapr_settings, "DAPR_GRPC_PORT", 50001)  # the orchestrator's sidecar
+    sidecar.dapr_client.cache_clear()
+    try:
+        tasks = TaskStore(JsonDocuments("statestore"))
+        task_id = f"etag-{os.getpid()}-{threading.get_ident()}"
+        tasks.create(task_id, "test", {})
+
+        def writer(n: int):
+            for i in range(5):
+                tasks.record_step(task_id, StepRecord(
+                    name=f"w{n}-{i}", completed_at="2026-01-01T00:00:00+00:00", result={}, agent=f"agent-{n % 2}",
+                    usage=Usage(prompt_tokens=1, completion_tokens=1)))
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        doc = tasks.get(task_id)
+    finally:
+        sidecar.dapr_client.cache_clear()
+    assert len(doc.steps) == 40 and len({s.name for s in doc.steps}) == 40
+    assert sum(u.prompt_tokens for u in doc.usage.values()) == 40
+
+
+def test_orchestrator_killed_mid_task_is_restarted_and_the_task_completes(baton):
+    """kill -9 the orchestrator while the writer works; a new process picks the workflow up."""
+    task_id = start_content("Crash recovery", faults={"writer-agent": {"delay_seconds": 6}})
+    wait_until(lambda: get_task(task_id)["steps"], timeout=60, what="the research step")
+
+    old = baton.pid_of("services.orchestrator")
+    env = dict(v.split("=", 1) for v in Path(f"/proc/{old}/environ").read_text().split("\0") if "=" in v)
+    cwd = os.readlink(f"/proc/{old}/cwd")
+    os.kill(old, signal.SIGKILL)
+    wait_until(lambda: httpx.get(f"{ORCHESTRATOR}/health", timeout=2).status_code != 200
+               if _listening() else True, timeout=10, what="the orchestrator to go down")
+
+    replacement = subprocess.Popen([str(ROOT / ".venv/bin/python"), "-m", "services.orchestrator"], cwd=cwd,
+                                   env=env, stdout=open(ROOT / ".data/logs/test-orchestrator-restart.log", "w"),
+                                   stderr=subprocess.STDOUT)
+    baton.adopt(replacement)
+    wait_until(_healthy, timeout=60, what="the restarted orchestrator")
+
+    task = wait_finished(task_id, timeout=180)
+    assert task["status"] == "completed", task.get("error")
+    assert [s["name"] for s in task["steps"]] == ["research", "write", "edit", "publish"]
+
+
+def _listening() -> bool:
+    try:
+        httpx.get(f"{ORCHESTRATOR}/health", timeout=2)
+        return True
+    except httpx.HTTPError:
+        return False
+
+
+def _healthy() -> bool:
+    try:
+        return httpx.get(f"{ORCHESTRATOR}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

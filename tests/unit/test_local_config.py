@@ -1,0 +1,65 @@
+"""The local configuration files agree with each other (they are edited by hand)."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_all(folder: str) -> list[dict]:
+    docs = []
+    for path in sorted((ROOT / folder).glob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return docs
+
+
+def versions() -> dict[str, str]:
+    pairs = re.findall(r"^(\w+)=(\S+)", (ROOT / "versions.env").read_text(), re.M)
+    return dict(pairs)
+
+
+def platform_default(name: str) -> str:
+    match = re.search(rf'^: "\$\{{{name}:=(\d+)\}}"', (ROOT / "infra/local/platform.sh").read_text(), re.M)
+    assert match, name
+    return match.group(1)
+
+
+def test_components_use_the_redis_port_the_platform_starts():
+    port = platform_default("BATON_REDIS_PORT")
+    hosts = [m["value"] for d in load_all("components") if d["kind"] == "Component"
+             for m in d["spec"].get("metadata", []) if m["name"] == "redisHost"]
+    assert hosts and all(h == f"127.0.0.1:{port}" for h in hosts)
+
+
+def test_run_file_points_at_the_platform_placement_and_scheduler():
+    common = yaml.safe_load((ROOT / "dapr.yaml").read_text())["common"]
+    assert common["placementHostAddress"] == f"127.0.0.1:{platform_default('BATON_PLACEMENT_PORT')}"
+    assert common["schedulerHostAddress"] == f"127.0.0.1:{platform_default('BATON_SCHEDULER_PORT')}"
+
+
+def test_every_agent_in_the_run_file_has_a_timeout_and_circuit_breaker():
+    apps = yaml.safe_load((ROOT / "dapr.yaml").read_text())["apps"]
+    agents = {a["appID"] for a in apps if "BATON_AGENT_ROLE" in a.get("env", {})}
+    (resiliency,) = [d for d in load_all("components") if d["kind"] == "Resiliency"]
+    targets = resiliency["spec"]["targets"]["apps"]
+    assert agents and agents <= set(targets)
+    assert all({"timeout", "circuitBreaker"} <= set(targets[a]) for a in agents)
+
+
+def test_every_subscription_has_a_dead_letter_topic_and_scopes():
+    subs = [d for d in load_all("components") if d["kind"] == "Subscription"]
+    assert subs
+    for sub in subs:
+        assert sub["spec"].get("deadLetterTopic"), sub["metadata"]["name"]
+        assert sub.get("scopes"), sub["metadata"]["name"]
+
+
+def test_python_sdk_is_pinned_to_the_runtime_version():
+    v = versions()
+    reqs = (ROOT / "requirements.txt").read_text()
+    assert v["DAPR_PYTHON_SDK_VERSION"] == v["DAPR_RUNTIME_VERSION"]
+    for package in ("dapr", "dapr-ext-workflow", "dapr-ext-fastapi"):
+        assert f"\n{package}=={v['DAPR_PYTHON_SDK_VERSION']}\n" in reqs
+    assert f"github.com/dapr/dapr v{v['DAPR_RUNTIME_VERSION']}" in (ROOT / "infra/local/dapr/go.mod").read_text()

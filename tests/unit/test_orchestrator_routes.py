@@ -1,0 +1,105 @@
+from types import SimpleNamespace
+
+import pytest
+from dapr.ext.workflow import WorkflowStatus
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from services.common.settings import get_settings
+from services.common.tasks import TaskStore
+from services.orchestrator import deps, routes
+from tests.unit.fakes import MemoryDocuments
+
+
+class FakeWorkflows:
+    def __init__(self, fail: bool = False):
+        self.scheduled: list[tuple[str, dict, str]] = []
+        self.states: dict[str, object] = {}
+        self.fail = fail
+
+    def schedule_new_workflow(self, workflow, *, input, instance_id):
+        if self.fail:
+            raise RuntimeError("sidecar unavailable")
+        self.scheduled.append((workflow.__name__, input, instance_id))
+        return instance_id
+
+    def get_workflow_state(self, instance_id, fetch_payloads=True):
+        return self.states.get(instance_id)
+
+
+@pytest.fixture
+def env():
+    app = FastAPI()
+    app.include_router(routes.router)
+    tasks, workflows = TaskStore(MemoryDocuments()), FakeWorkflows()
+    app.dependency_overrides[deps.get_tasks] = lambda: tasks
+    app.dependency_overrides[deps.get_workflows] = lambda: workflows
+    return SimpleNamespace(client=TestClient(app), tasks=tasks, workflows=workflows, app=app)
+
+
+def test_create_content_answers_202_with_the_lesson_shape_and_schedules_the_workflow(env):
+    resp = env.client.post("/create-content", json={"topic": "  Dapr agents "})
+    assert resp.status_code == 202
+    body = resp.json()
+    assert body["status"] == "started" and body["workflow"] == "sequential"
+    assert body["steps"] == ["research", "write", "edit", "publish"]
+    assert env.workflows.scheduled == [("sequential_workflow", {"topic": "Dapr agents"}, body["task_id"])]
+    task = env.client.get(f"/task/{body['task_id']}").json()
+    assert task["status"] == "pending" and task["input"] == {"topic": "Dapr agents"}
+
+
+@pytest.mark.parametrize("payload, fragment", [
+    ({}, "topic"),
+    ({"topic": ""}, "at least 1 character"),
+    ({"topic": "   "}, "more than whitespace"),
+    ({"topic": "x" * 501}, "at most 500 characters"),
+    ({"topic": 42}, "valid string"),
+    ({"topic": "ok", "colour": "red"}, "Extra inputs"),
+    ({"topic": "ok", "faults": {"nobody": {"fail": True}}}, "unknown agents"),
+])
+def test_create_content_rejects_bad_input_with_422_saying_what_is_wrong(env, payload, fragment):
+    resp = env.client.post("/create-content", json=payload)
+    assert resp.status_code == 422
+    assert fragment in resp.text
+    assert env.workflows.scheduled == []
+
+
+def test_create_content_rejects_a_body_that_is_not_json(env):
+    resp = env.client.post("/create-content", content=b"topic=dapr", headers={"Content-Type": "application/json"})
+    assert resp.status_code == 422
+    assert "JSON" in resp.text
+
+
+def test_faults_are_refused_unless_fault_injection_is_enabled(env, monkeypatch):
+    resp = env.client.post("/create-content", json={"topic": "t", "faults": {"writer-agent": {"fail": True}}})
+    assert resp.status_code == 403 and "BATON_ALLOW_FAULT_INJECTION" in resp.text
+    monkeypatch.setenv("BATON_ALLOW_FAULT_INJECTION", "true")
+    get_settings.cache_clear()
+    try:
+        resp = env.client.post("/create-content", json={"topic": "t", "faults": {"writer-agent": {"fail": True}}})
+    finally:
+        get_settings.cache_clear()
+    assert resp.status_code == 202
+    assert env.workflows.scheduled[0][1]["faults"] == {"writer-agent": {"delay_seconds": 0.0, "fail": True}}
+
+
+def test_unknown_task_is_404(env):
+    resp = env.client.get("/task/does-not-exist")
+    assert resp.status_code == 404 and "does-not-exist" in resp.text
+
+
+def test_a_task_whose_workflow_ended_abnormally_never_shows_in_progress(env):
+    env.tasks.create("t1", "sequential", {"topic": "x"})
+    env.tasks.set_status("t1", "in_progress")
+    env.workflows.states["t1"] = SimpleNamespace(
+        runtime_status=WorkflowStatus.TERMINATED, failure_details=None)
+    task = env.client.get("/task/t1").json()
+    assert task["status"] == "failed" and "terminated" in task["error"]
+
+
+def test_scheduling_failure_answers_503_and_marks_the_task_failed(env):
+    env.workflows.fail = True
+    resp = env.client.post("/create-content", json={"topic": "x"})
+    assert resp.status_code == 503 and "unavailable" in resp.text
+    (doc,) = env.tasks.docs.docs.values()
+    assert doc["status"] == "failed" and "sidecar unavailable" in doc["error"]
