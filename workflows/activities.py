@@ -6,7 +6,8 @@ from dapr.ext.workflow import WorkflowActivityContext
 from pydantic import BaseModel
 
 from services.common import sidecar
-from services.common.contracts import AgentReply, AgentRequest, StepRecord, TaskStatus, utc_now
+from services.common.contracts import (AgentReply, AgentRequest, ConsensusTask, StepRecord, TaskStatus,
+                                       Usage, Vote, VoteRequest, utc_now)
 from services.common.faults import Fault
 from services.common.logs import task_id_var
 
@@ -23,6 +24,23 @@ class AgentStep(BaseModel):
     fault: Fault | None = None
 
 
+class VoteStep(BaseModel):
+    task_id: str
+    app_id: str
+    content: str
+    task: ConsensusTask
+    labels: list[str]
+    fault: Fault | None = None
+
+
+class StepUpdate(BaseModel):
+    task_id: str
+    name: str
+    result: dict
+    agent: str | None = None
+    usage: Usage | None = None
+
+
 class TaskUpdate(BaseModel):
     task_id: str
     status: TaskStatus
@@ -36,23 +54,41 @@ class Article(BaseModel):
     text: str
 
 
+def _invoke(task_id: str, app_id: str, method: str, body: dict) -> dict:
+    task_id_var.set(task_id)
+    log.info("calling %s/%s", app_id, method)
+    return sidecar.invoke(app_id, method, body, timeout=deps.settings().agent_call_timeout_seconds)
+
+
+def call_agent(ctx: WorkflowActivityContext, step: AgentStep) -> dict:
+    """Call one agent through its sidecar; the workflow decides what to record."""
+    request = AgentRequest(task_id=step.task_id, input=step.prompt, fault=step.fault)
+    return AgentReply.model_validate(_invoke(step.task_id, step.app_id, "run",
+                                             request.model_dump(exclude_none=True))).model_dump()
+
+
 def run_agent_step(ctx: WorkflowActivityContext, step: AgentStep) -> dict:
-    """Call one agent through its sidecar and record the completed step in the task."""
-    task_id_var.set(step.task_id)
-    s = deps.settings()
-    log.info("step %s: calling %s", step.step, step.app_id)
-    raw = sidecar.invoke(
-        step.app_id, "run",
-        AgentRequest(task_id=step.task_id, input=step.prompt, fault=step.fault).model_dump(exclude_none=True),
-        timeout=s.agent_call_timeout_seconds,
-    )
-    reply = AgentReply.model_validate(raw)
+    """Call one agent and record the completed step in the task (one activity per step)."""
+    reply = AgentReply.model_validate(call_agent(ctx, step))
     deps.tasks().record_step(step.task_id, StepRecord(
         name=step.step, completed_at=utc_now(), agent=reply.agent, usage=reply.usage,
         result={"agent": reply.agent, "model": reply.model, "output": reply.output},
     ))
     log.info("step %s: done (%d completion tokens)", step.step, reply.usage.completion_tokens)
     return reply.model_dump()
+
+
+def cast_vote(ctx: WorkflowActivityContext, step: VoteStep) -> dict:
+    request = VoteRequest(task_id=step.task_id, content=step.content, task=step.task,
+                          labels=step.labels, fault=step.fault)
+    return Vote.model_validate(_invoke(step.task_id, step.app_id, "vote",
+                                       request.model_dump(exclude_none=True))).model_dump()
+
+
+def record_step(ctx: WorkflowActivityContext, update: StepUpdate) -> None:
+    task_id_var.set(update.task_id)
+    deps.tasks().record_step(update.task_id, StepRecord(
+        name=update.name, completed_at=utc_now(), result=update.result, agent=update.agent, usage=update.usage))
 
 
 def update_task(ctx: WorkflowActivityContext, update: TaskUpdate) -> None:

@@ -5,8 +5,9 @@ task document. Any failure ends the task as `failed` with the error."""
 
 from dapr.ext.workflow import DaprWorkflowContext, TaskFailedError
 
-from .activities import publish_article, run_agent_step, update_task
-from .policies import AGENT_CALL_RETRY, BOOKKEEPING_RETRY
+from .activities import publish_article, run_agent_step
+from .bookkeeping import set_status
+from .policies import AGENT_CALL_RETRY
 
 STEPS = ["research", "write", "edit", "publish"]
 AGENTS = {"research": "research-agent", "write": "writer-agent", "edit": "editor-agent"}
@@ -26,14 +27,8 @@ def sequential_workflow(ctx: DaprWorkflowContext, request: dict):
             retry_policy=AGENT_CALL_RETRY,
         )
 
-    def set_status(status: str, **fields):
-        return ctx.call_activity(
-            update_task, input={"task_id": task_id, "status": status, **fields},
-            retry_policy=BOOKKEEPING_RETRY,
-        )
-
     try:
-        yield set_status("in_progress")
+        yield set_status(ctx, "in_progress")
         notes = yield agent_step("research", f"Topic: {topic}")
         draft = yield agent_step("write", f"Topic: {topic}\n\nResearch notes:\n{notes['output']}")
         edited = yield agent_step("edit", draft["output"])
@@ -43,8 +38,8 @@ def sequential_workflow(ctx: DaprWorkflowContext, request: dict):
             retry_policy=AGENT_CALL_RETRY,
         )
         result = {"topic": topic, "final_article": article, "word_count": published["word_count"]}
-        yield set_status("completed", result=result)
+        yield set_status(ctx, "completed", result=result)
         return result
     except TaskFailedError as err:
-        yield set_status("failed", error=str(err))
+        yield set_status(ctx, "failed", error=str(err))
         raise

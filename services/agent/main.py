@@ -8,7 +8,7 @@ from services.common.model import ModelClient
 from services.common.settings import get_settings
 
 from .roles import ROLES
-from .routes import router
+from . import routes, voting
 
 
 @asynccontextmanager
@@ -22,7 +22,8 @@ async def lifespan(app: FastAPI):
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Baton agent", lifespan=lifespan)
-    app.include_router(router)
+    app.include_router(routes.router)
+    app.include_router(voting.router)
 
     @app.get("/health")
     def health() -> dict:

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from services.common.contracts import AgentReply, AgentRequest
-from services.common.faults import Fault, apply_fault
+from services.common.faults import apply_fault
 from services.common.logs import task_id_var
 from services.common.model import ModelClient
 from services.common.settings import Settings, get_settings
@@ -29,10 +29,7 @@ def run(
 ) -> AgentReply:
     task_id_var.set(request.task_id)
     role = ROLES[settings.agent_role]
-    if request.fault and not settings.allow_fault_injection:
-        raise HTTPException(403, "fault injection is disabled; set BATON_ALLOW_FAULT_INJECTION=true")
-    configured = Fault(delay_seconds=settings.agent_delay_seconds, fail=settings.agent_fail)
-    apply_fault(request.fault or configured)
+    apply_fault(request.fault, settings)
     log.info("running %s on %d chars", settings.agent_role, len(request.input))
     try:
         done = model.chat(role.instructions, request.input, max_tokens=role.max_tokens)

@@ -38,6 +38,33 @@ class AgentRequest(BaseModel):
     fault: Fault | None = None
 
 
+ConsensusTask = Literal["moderation", "classification", "review"]
+
+
+class VoteRequest(BaseModel):
+    """POST /vote on a voter agent."""
+
+    model_config = ConfigDict(extra="forbid")
+    task_id: str = Field(min_length=1, max_length=100)
+    content: str = Field(min_length=1, max_length=10_000)
+    task: ConsensusTask
+    labels: list[str] = Field(min_length=2, max_length=10)
+    fault: Fault | None = None
+
+
+class Vote(BaseModel):
+    """A voter's structured verdict, or its abstention (output that never parsed)."""
+
+    agent: str
+    label: str | None = None
+    confidence: float | None = Field(None, ge=0, le=1)
+    rationale: str = ""
+    abstained: bool = False
+    attempts: int = 1
+    model: str = ""
+    usage: Usage = Usage()
+
+
 class AgentReply(BaseModel):
     agent: str
     role: str

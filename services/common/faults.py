@@ -15,10 +15,12 @@ class Fault(BaseModel):
     fail: bool = Field(False, description="answer 503 instead of doing the work")
 
 
-def apply_fault(fault: Fault | None) -> None:
-    """Sleep and/or fail as the fault says (blocking: agents serve requests on threads)."""
-    if fault is None:
-        return
+def apply_fault(requested: Fault | None, settings) -> None:
+    """Apply the request's fault (only if fault injection is allowed, else 403) or the
+    agent's configured one: sleep and/or fail (blocking: agents serve requests on threads)."""
+    if requested and not settings.allow_fault_injection:
+        raise HTTPException(403, "fault injection is disabled; set BATON_ALLOW_FAULT_INJECTION=true")
+    fault = requested or Fault(delay_seconds=settings.agent_delay_seconds, fail=settings.agent_fail)
     if fault.delay_seconds:
         time.sleep(fault.delay_seconds)
     if fault.fail:

@@ -6,58 +6,50 @@ from typing import Annotated
 
 from dapr.ext.workflow import WorkflowStatus
 from fastapi import APIRouter, HTTPException, Path
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel
 
 from services.common.contracts import TERMINAL_STATUSES, TaskDocument
-from services.common.faults import Fault
 from services.common.logs import task_id_var
 from services.common.settings import get_settings
-from workflows.sequential import AGENTS, STEPS, sequential_workflow
+from workflows.consensus import VOTERS, consensus_workflow
+from workflows.parallel import RESEARCHERS, parallel_workflow
+from workflows.sequential import STEPS, sequential_workflow
 
 from .deps import Tasks, Workflows
+from .requests import ConsensusRequest, ContentRequest, ResearchRequest
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 TaskId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
-class ContentRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    topic: str = Field(min_length=1, max_length=500, description="What the article is about")
-    faults: dict[str, Fault] | None = Field(
-        None, description="Test/demo knob, by agent app id; needs BATON_ALLOW_FAULT_INJECTION=true")
-
-    @field_validator("topic")
-    @classmethod
-    def not_blank(cls, topic: str) -> str:
-        if not topic.strip():
-            raise ValueError("topic must contain more than whitespace")
-        return topic.strip()
-
-    @field_validator("faults")
-    @classmethod
-    def known_agents(cls, faults: dict[str, Fault] | None) -> dict[str, Fault] | None:
-        unknown = set(faults or {}) - set(AGENTS.values())
-        if unknown:
-            raise ValueError(f"faults name unknown agents {sorted(unknown)}; known: {sorted(AGENTS.values())}")
-        return faults
-
-
-def check_faults_allowed(faults: dict | None) -> None:
-    if faults and not get_settings().allow_fault_injection:
-        raise HTTPException(403, "fault injection is disabled; set BATON_ALLOW_FAULT_INJECTION=true")
-
-
 class Started(BaseModel):
     task_id: str
     status: str = "started"
     workflow: str
-    steps: list[str]
     message: str
 
 
-def start_task(tasks: Tasks, workflows: Workflows, workflow, name: str, task_input: dict) -> str:
+class ContentStarted(Started):
+    steps: list[str]
+
+
+class ResearchStarted(Started):
+    agents_dispatched: int
+    deadline_seconds: float
+
+
+class ConsensusStarted(Started):
+    voters: list[str]
+    labels: list[str]
+    quorum: int | None
+
+
+def start_task(tasks: Tasks, workflows: Workflows, workflow, name: str, body: BaseModel) -> str:
     """Create the task document, then schedule its workflow under the same id."""
+    task_input = body.model_dump(mode="json", exclude_none=True)
+    if task_input.get("faults") and not get_settings().allow_fault_injection:
+        raise HTTPException(403, "fault injection is disabled; set BATON_ALLOW_FAULT_INJECTION=true")
     task_id = str(uuid.uuid4())
     task_id_var.set(task_id)
     tasks.create(task_id, name, task_input)
@@ -71,14 +63,29 @@ def start_task(tasks: Tasks, workflows: Workflows, workflow, name: str, task_inp
     return task_id
 
 
-@router.post("/create-content", status_code=202, response_model=Started)
-def create_content(body: ContentRequest, tasks: Tasks, workflows: Workflows) -> Started:
+@router.post("/create-content", status_code=202, response_model=ContentStarted)
+def create_content(body: ContentRequest, tasks: Tasks, workflows: Workflows) -> ContentStarted:
     """Sequential pattern: research -> write -> edit -> publish."""
-    check_faults_allowed(body.faults)
-    task_input = body.model_dump(mode="json", exclude_none=True)
-    task_id = start_task(tasks, workflows, sequential_workflow, "sequential", task_input)
-    return Started(task_id=task_id, workflow="sequential", steps=STEPS,
-                   message="Content creation pipeline initiated")
+    task_id = start_task(tasks, workflows, sequential_workflow, "sequential", body)
+    return ContentStarted(task_id=task_id, workflow="sequential", steps=STEPS,
+                          message="Content creation pipeline initiated")
+
+
+@router.post("/research-parallel", status_code=202, response_model=ResearchStarted)
+def research_parallel(body: ResearchRequest, tasks: Tasks, workflows: Workflows) -> ResearchStarted:
+    """Parallel pattern: four research agents at once, combined at the deadline at the latest."""
+    task_id = start_task(tasks, workflows, parallel_workflow, "parallel", body)
+    return ResearchStarted(task_id=task_id, workflow="parallel", agents_dispatched=len(RESEARCHERS),
+                           deadline_seconds=body.deadline_seconds,
+                           message="Parallel research dispatched")
+
+
+@router.post("/consensus", status_code=202, response_model=ConsensusStarted)
+def consensus(body: ConsensusRequest, tasks: Tasks, workflows: Workflows) -> ConsensusStarted:
+    """Consensus pattern: several voters judge the same content; majority or k-of-N quorum."""
+    task_id = start_task(tasks, workflows, consensus_workflow, "consensus", body)
+    return ConsensusStarted(task_id=task_id, workflow="consensus", voters=body.voters or VOTERS,
+                            labels=body.labels, quorum=body.quorum, message="Voting started")
 
 
 @router.get("/task/{task_id}", response_model=TaskDocument)

@@ -85,21 +85,46 @@ class DaprRun:
         self.started_pids |= descendants(self.proc.pid) | {self.proc.pid}
         return self.started_pids
 
-    def pid_of(self, fragment: str) -> int:
-        """The pid of a started process whose command line contains `fragment`."""
+    def app_pid(self, app_id: str) -> int:
+        """The pid of the app (not its sidecar) that runs as `app_id` (the CLI sets APP_ID)."""
         for pid in sorted(self.track()):
             try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                exe = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
             except FileNotFoundError:
                 continue
-            if fragment in cmd and is_running(pid):
+            if f"APP_ID={app_id}".encode() in environ and not exe.endswith(b"daprd") and is_running(pid):
                 return pid
-        raise LookupError(fragment)
+        raise LookupError(f"no running app process for {app_id}")
 
     def adopt(self, proc: subprocess.Popen) -> None:
         """A process a test started in place of one of ours (e.g. a restarted app)."""
         self.adopted.append(proc)
         self.started_pids.add(proc.pid)
+
+    def kill_app(self, app_id: str, signal_number: int = signal.SIGKILL) -> dict:
+        """Kill one app process (its sidecar keeps running); returns what `launch` needs to
+        start it again: its command line, environment and directory."""
+        pid = self.app_pid(app_id)
+        spec = {
+            "args": [c.decode() for c in Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")],
+            "env": dict(v.split("=", 1) for v in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in v),
+            "cwd": os.readlink(f"/proc/{pid}/cwd"),
+            "app_id": app_id,
+        }
+        os.kill(pid, signal_number)
+        wait_until(lambda: not is_running(pid), timeout=15, what=f"pid {pid} to exit")
+        return spec
+
+    def launch(self, spec: dict) -> subprocess.Popen:
+        """Start an app again, as a supervisor would after a crash."""
+        log = open(LOGS / f"test-restart-{spec['app_id']}.log", "a")
+        proc = subprocess.Popen(spec["args"], cwd=spec["cwd"], env=spec["env"], stdout=log, stderr=subprocess.STDOUT)
+        self.adopt(proc)
+        return proc
+
+    def restart_app(self, app_id: str) -> subprocess.Popen:
+        return self.launch(self.kill_app(app_id))
 
     def stop(self) -> list[int]:
         """Ctrl-C the CLI (it stops apps and sidecars), then kill leftovers by pid.
@@ -124,9 +149,3 @@ class DaprRun:
         for pid in leftovers:
             os.kill(pid, signal.SIGKILL)
         return leftovers
-
-
-def http_get_json(url: str, **kwargs):
-    resp = httpx.get(url, timeout=10, **kwargs)
-    resp.raise_for_status()
-    return resp.json()

@@ -1,11 +1,8 @@
 """Issue: the sequential content pipeline end to end, on the real system."""
 
 import os
-import signal
-import subprocess
 import threading
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -126,30 +123,12 @@ def test_orchestrator_killed_mid_task_is_restarted_and_the_task_completes(baton)
     task_id = start_content("Crash recovery", faults={"writer-agent": {"delay_seconds": 6}})
     wait_until(lambda: get_task(task_id)["steps"], timeout=60, what="the research step")
 
-    old = baton.pid_of("services.orchestrator")
-    env = dict(v.split("=", 1) for v in Path(f"/proc/{old}/environ").read_text().split("\0") if "=" in v)
-    cwd = os.readlink(f"/proc/{old}/cwd")
-    os.kill(old, signal.SIGKILL)
-    wait_until(lambda: httpx.get(f"{ORCHESTRATOR}/health", timeout=2).status_code != 200
-               if _listening() else True, timeout=10, what="the orchestrator to go down")
-
-    replacement = subprocess.Popen([str(ROOT / ".venv/bin/python"), "-m", "services.orchestrator"], cwd=cwd,
-                                   env=env, stdout=open(ROOT / ".data/logs/test-orchestrator-restart.log", "w"),
-                                   stderr=subprocess.STDOUT)
-    baton.adopt(replacement)
+    baton.restart_app("orchestrator")
     wait_until(_healthy, timeout=60, what="the restarted orchestrator")
 
     task = wait_finished(task_id, timeout=180)
     assert task["status"] == "completed", task.get("error")
     assert [s["name"] for s in task["steps"]] == ["research", "write", "edit", "publish"]
-
-
-def _listening() -> bool:
-    try:
-        httpx.get(f"{ORCHESTRATOR}/health", timeout=2)
-        return True
-    except httpx.HTTPError:
-        return False
 
 
 def _healthy() -> bool:

@@ -67,3 +67,62 @@ def test_fault_in_request_needs_fault_injection_enabled():
 def test_configured_fault_makes_every_request_fail():
     resp = make_client(FakeModel(), agent_fail=True).post("/run", json={"task_id": "t", "input": "x"})
     assert resp.status_code == 503
+
+
+class ScriptedModel(FakeModel):
+    """Answers with the given texts in turn."""
+
+    def __init__(self, texts):
+        super().__init__()
+        self.texts = list(texts)
+
+    def chat(self, instructions, user_input, *, max_tokens=None, json_schema=None):
+        self.calls.append((instructions, user_input, json_schema))
+        return Completion(text=self.texts.pop(0), model="m", usage=Usage(prompt_tokens=3, completion_tokens=2),
+                          elapsed_seconds=0.1)
+
+
+def make_voter(model) -> TestClient:
+    from services.agent import voting
+
+    app = FastAPI()
+    app.include_router(voting.router)
+    app.dependency_overrides[routes.get_model] = lambda: model
+    app.dependency_overrides[get_settings] = lambda: Settings(APP_ID="voter-strict", agent_role="voter-strict")
+    return TestClient(app)
+
+
+VOTE = {"task_id": "t", "content": "some text", "task": "moderation", "labels": ["safe", "unsafe"]}
+
+
+def test_voter_returns_a_structured_verdict_constrained_to_the_labels():
+    model = ScriptedModel(['{"label": "unsafe", "confidence": 0.8, "rationale": "insult"}'])
+    body = make_voter(model).post("/vote", json=VOTE).json()
+    assert body == {**body, "agent": "voter-strict", "label": "unsafe", "confidence": 0.8, "abstained": False,
+                    "attempts": 1}
+    schema = model.calls[0][2]
+    assert schema["properties"]["label"]["enum"] == ["safe", "unsafe"]
+
+
+def test_voter_asks_once_more_when_the_output_does_not_parse():
+    model = ScriptedModel(["not json", '{"label": "safe", "confidence": 0.6, "rationale": "fine"}'])
+    body = make_voter(model).post("/vote", json=VOTE).json()
+    assert body["label"] == "safe" and body["attempts"] == 2 and body["usage"]["prompt_tokens"] == 6
+
+
+def test_voter_abstains_after_two_unusable_answers():
+    model = ScriptedModel(['{"label": "maybe", "confidence": 0.5, "rationale": "x"}',
+                           '{"label": "safe", "confidence": 7, "rationale": "x"}'])
+    body = make_voter(model).post("/vote", json=VOTE).json()
+    assert body["abstained"] is True and body["label"] is None and body["attempts"] == 2
+    assert "no valid verdict" in body["rationale"]
+
+
+def test_a_non_voter_role_refuses_to_vote():
+    from services.agent import voting
+
+    app = FastAPI()
+    app.include_router(voting.router)
+    app.dependency_overrides[routes.get_model] = lambda: FakeModel()
+    app.dependency_overrides[get_settings] = lambda: Settings(APP_ID="writer-agent", agent_role="writer")
+    assert TestClient(app).post("/vote", json=VOTE).status_code == 404

@@ -51,7 +51,7 @@ def test_create_content_answers_202_with_the_lesson_shape_and_schedules_the_work
 @pytest.mark.parametrize("payload, fragment", [
     ({}, "topic"),
     ({"topic": ""}, "at least 1 character"),
-    ({"topic": "   "}, "more than whitespace"),
+    ({"topic": "   "}, "at least 1 character"),
     ({"topic": "x" * 501}, "at most 500 characters"),
     ({"topic": 42}, "valid string"),
     ({"topic": "ok", "colour": "red"}, "Extra inputs"),
@@ -103,3 +103,46 @@ def test_scheduling_failure_answers_503_and_marks_the_task_failed(env):
     assert resp.status_code == 503 and "unavailable" in resp.text
     (doc,) = env.tasks.docs.docs.values()
     assert doc["status"] == "failed" and "sidecar unavailable" in doc["error"]
+
+
+def test_research_parallel_answers_202_with_agents_dispatched_and_the_deadline(env):
+    resp = env.client.post("/research-parallel", json={"query": "edge AI", "deadline_seconds": 12})
+    assert resp.status_code == 202
+    body = resp.json()
+    assert body["workflow"] == "parallel" and body["agents_dispatched"] == 4 and body["deadline_seconds"] == 12
+    assert env.workflows.scheduled[0][:2] == ("parallel_workflow", {"query": "edge AI", "deadline_seconds": 12.0})
+
+
+@pytest.mark.parametrize("payload, fragment", [
+    ({}, "query"), ({"query": " "}, "at least 1 character"), ({"query": "q", "deadline_seconds": 0}, "greater than 0"),
+    ({"query": "q", "deadline_seconds": 601}, "less than or equal to 600"),
+    ({"query": "q", "faults": {"writer-agent": {"fail": True}}}, "unknown agents"),
+])
+def test_research_parallel_rejects_bad_input(env, payload, fragment):
+    resp = env.client.post("/research-parallel", json=payload)
+    assert resp.status_code == 422 and fragment in resp.text
+
+
+def test_consensus_fills_in_default_labels_for_the_task(env):
+    resp = env.client.post("/consensus", json={"content": "text", "task": "review"})
+    assert resp.status_code == 202
+    body = resp.json()
+    assert body["labels"] == ["approve", "request_changes"] and body["quorum"] is None
+    assert body["voters"] == ["voter-strict", "voter-lenient", "voter-balanced"]
+    assert env.workflows.scheduled[0][1]["labels"] == ["approve", "request_changes"]
+
+
+@pytest.mark.parametrize("payload, fragment", [
+    ({"task": "moderation"}, "content"),
+    ({"content": "c", "task": "poetry"}, "moderation"),
+    ({"content": "c", "task": "classification", "labels": ["a"]}, "at least 2"),
+    ({"content": "c", "task": "classification", "labels": ["a", "a"]}, "unique"),
+    ({"content": "c", "task": "moderation", "voters": ["voter-x"]}, "unknown voters"),
+    ({"content": "c", "task": "moderation", "voters": ["voter-strict", "voter-strict"]}, "must not repeat"),
+    ({"content": "c", "task": "moderation", "quorum": 4}, "more than the 3 voters"),
+    ({"content": "c", "task": "moderation", "voters": ["voter-strict"], "quorum": 2}, "more than the 1 voters"),
+    ({"content": "c", "task": "moderation", "quorum": 0}, "greater than or equal to 1"),
+])
+def test_consensus_rejects_bad_input(env, payload, fragment):
+    resp = env.client.post("/consensus", json=payload)
+    assert resp.status_code == 422 and fragment in resp.text, resp.text

@@ -1,0 +1,111 @@
+"""Issue: parallel research with a deadline, and consensus voting, on the real system."""
+
+import time
+
+import httpx
+
+from tests.integration.conftest import ORCHESTRATOR, ORCHESTRATOR_SIDECAR
+from tests.integration.harness import wait_until
+
+RESEARCHERS = ["web-researcher", "academic-researcher", "news-researcher", "social-researcher"]
+
+
+def start(path: str, body: dict) -> tuple[str, float]:
+    resp = httpx.post(f"{ORCHESTRATOR}{path}", json=body, timeout=30)
+    assert resp.status_code == 202, resp.text
+    return resp.json()["task_id"], time.monotonic()
+
+
+def finished(task_id: str, timeout: float = 150) -> dict:
+    def done():
+        try:
+            task = httpx.get(f"{ORCHESTRATOR}/task/{task_id}", timeout=10).json()
+        except httpx.TransportError:  # the orchestrator is restarting
+            return None
+        return task if task["status"] in ("completed", "failed") else None
+    return wait_until(done, timeout=timeout, interval=0.25, what=f"task {task_id}")
+
+
+def agent_healthy(app_id: str) -> bool:
+    try:
+        return httpx.get(f"{ORCHESTRATOR_SIDECAR}/v1.0/invoke/{app_id}/method/health", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_all_four_research_agents_answer(baton):
+    task_id, _ = start("/research-parallel", {"query": "How do vector databases work?"})
+    task = finished(task_id)
+    assert task["status"] == "completed"
+    result = task["result"]
+    assert result["completed_agents"] == 4 and result["timed_out"] is False and result["failed_agents"] == []
+    assert [s["agent"] for s in result["sources"]] == RESEARCHERS
+    assert all(s["data"].strip() for s in result["sources"])
+    assert result["summary"].count("\n") == 3
+    assert {s["name"] for s in task["steps"]} == set(RESEARCHERS)
+
+
+def test_an_agent_slower_than_the_deadline_leaves_three_sources_and_timed_out(baton):
+    deadline = 8
+    task_id, started = start("/research-parallel", {
+        "query": "Edge AI", "deadline_seconds": deadline, "faults": {"academic-researcher": {"delay_seconds": 40}}})
+    task = finished(task_id)
+    elapsed = time.monotonic() - started
+    result = task["result"]
+    assert task["status"] == "completed"
+    assert result["timed_out"] is True and result["completed_agents"] == 3
+    assert result["late_agents"] == ["academic-researcher"]
+    assert "academic-researcher" not in [s["agent"] for s in result["sources"]]
+    assert deadline <= elapsed < deadline + 6, f"completed after {elapsed:.1f}s for an {deadline}s deadline"
+
+
+def test_a_stopped_agent_is_named_in_failed_agents_of_a_partial_result(baton):
+    stopped = baton.kill_app("social-researcher")
+    try:
+        task_id, _ = start("/research-parallel", {"query": "Quantum sensors", "deadline_seconds": 60})
+        task = finished(task_id)
+    finally:
+        baton.launch(stopped)
+    result = task["result"]
+    assert task["status"] == "completed" and result["timed_out"] is False
+    assert result["completed_agents"] == 3
+    (failed,) = result["failed_agents"]
+    assert failed["agent"] == "social-researcher" and failed["error"]
+    wait_until(lambda: agent_healthy("social-researcher"), timeout=60, what="social-researcher to come back")
+
+
+def test_orchestrator_restart_mid_fan_out_loses_nothing(baton):
+    task_id, _ = start("/research-parallel", {
+        "query": "Battery chemistry", "deadline_seconds": 90,
+        "faults": {"news-researcher": {"delay_seconds": 10}}})
+    wait_until(lambda: len(httpx.get(f"{ORCHESTRATOR}/task/{task_id}").json()["steps"]) >= 1,
+               timeout=60, what="a first source to arrive")
+    baton.restart_app("orchestrator")
+    task = finished(task_id, timeout=180)
+    assert task["status"] == "completed"
+    assert task["result"]["completed_agents"] == 4 and task["result"]["timed_out"] is False
+
+
+def test_three_voters_reach_a_decision_with_its_agreement_ratio(baton):
+    task_id, _ = start("/consensus", {"content": "The meeting is moved to Tuesday at 10am.", "task": "moderation"})
+    task = finished(task_id)
+    result = task["result"]
+    assert task["status"] == "completed" and result["rule"] == {"mode": "majority", "quorum": 2, "voters": 3}
+    for vote in result["votes"]:
+        assert vote["label"] in ("safe", "unsafe") and 0 <= vote["confidence"] <= 1
+    assert len(result["votes"]) + len(result["abstained"]) == 3
+    if not result["abstained"]:  # two labels, three votes: someone has a majority
+        assert result["decision"] in ("safe", "unsafe")
+        assert result["agreement"] >= 2 / 3
+        assert len(result["dissent"]) == 3 - result["counts"][result["decision"]]
+    assert {s["name"] for s in task["steps"]} == {"voter-strict", "voter-lenient", "voter-balanced"}
+
+
+def test_an_unreachable_quorum_is_no_consensus(baton):
+    task_id, _ = start("/consensus", {"content": "Ship it.", "task": "review", "quorum": 3,
+                                      "faults": {"voter-lenient": {"fail": True}}})
+    result = finished(task_id)["result"]
+    assert result["decision"] == "no_consensus"
+    assert result["rule"] == {"mode": "quorum", "quorum": 3, "voters": 3}
+    assert [a["agent"] for a in result["abstained"]] == ["voter-lenient"]
+    assert "503" in result["abstained"][0]["reason"]
