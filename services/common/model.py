@@ -1,6 +1,7 @@
 """The model client every agent uses: the `openai` client, pointed by settings at the
 embedded local model, OpenAI, or Azure OpenAI."""
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -36,10 +37,20 @@ def make_openai_client(settings: Settings) -> openai.OpenAI:
     )
 
 
+def instant_reply(user_input: str, max_tokens: int, json_schema: dict[str, Any] | None) -> str:
+    """The `instant` provider: a deterministic answer shaped like a real one, no model."""
+    if json_schema is not None:
+        label = json_schema["properties"]["label"]["enum"][0]
+        return json.dumps({"label": label, "confidence": 1.0, "rationale": "instant stand-in"})
+    words = f"Instant stand-in reply to: {user_input}".split()
+    return " ".join(words[:max_tokens])
+
+
 class ModelClient:
     def __init__(self, settings: Settings, client: openai.OpenAI | None = None):
         self.settings = settings
-        self.client = client or make_openai_client(settings)
+        self.instant = settings.model_provider == "instant"
+        self.client = client or (None if self.instant else make_openai_client(settings))
 
     def estimate_cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         s = self.settings
@@ -48,6 +59,10 @@ class ModelClient:
 
     def chat(self, instructions: str, user_input: str, *, max_tokens: int | None = None,
              json_schema: dict[str, Any] | None = None) -> Completion:
+        if self.instant:
+            text = instant_reply(user_input, max_tokens or self.settings.model_max_tokens, json_schema)
+            usage = Usage(prompt_tokens=len(user_input.split()), completion_tokens=len(text.split()))
+            return Completion(text=text, model="instant", usage=usage, elapsed_seconds=0.0)
         extra: dict[str, Any] = {}
         if json_schema is not None:
             extra["response_format"] = {

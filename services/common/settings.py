@@ -23,8 +23,9 @@ class Settings(BaseSettings):
     artifacts_binding: str = "artifacts"
 
     # Model: the embedded local model by default; any OpenAI-compatible endpoint, or Azure
-    # OpenAI (model_provider=azure), by configuration alone.
-    model_provider: str = Field("openai", pattern="^(openai|azure)$")
+    # OpenAI (model_provider=azure), by configuration alone. `instant` is a deterministic
+    # stand-in with zero think time, for benchmarks that measure orchestration alone.
+    model_provider: str = Field("openai", pattern="^(openai|azure|instant)$")
     model_base_url: str = "http://127.0.0.1:8181/v1"
     model_api_key: str = "local-no-key"
     model_name: str = "smollm2-135m-instruct"

@@ -126,3 +126,14 @@ def test_a_non_voter_role_refuses_to_vote():
     app.dependency_overrides[routes.get_model] = lambda: FakeModel()
     app.dependency_overrides[get_settings] = lambda: Settings(APP_ID="writer-agent", agent_role="writer")
     assert TestClient(app).post("/vote", json=VOTE).status_code == 404
+
+
+def test_instant_model_is_deterministic_and_follows_the_vote_schema():
+    from services.agent.voting import parse_verdict, verdict_schema
+    from services.common.model import ModelClient
+
+    model = ModelClient(Settings(model_provider="instant"))
+    a = model.chat("be brief", "one two three", max_tokens=4)
+    assert a.text == model.chat("be brief", "one two three", max_tokens=4).text == "Instant stand-in reply to:"
+    vote = model.chat("judge", "text", json_schema=verdict_schema(["unsafe", "safe"]))
+    assert parse_verdict(vote.text, ["unsafe", "safe"]).label == "unsafe"

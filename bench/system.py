@@ -1,0 +1,40 @@
+"""Use a running Baton, or start one (platform + `dapr run -f dapr.yaml`) for the run."""
+
+import contextlib
+
+import httpx
+
+from tests.integration.harness import ROOT, DaprRun, platform
+
+ORCHESTRATOR = "http://127.0.0.1:8080"
+SIDECAR = "http://127.0.0.1:3500"
+
+
+def healthy() -> bool:
+    try:
+        return httpx.get(f"{ORCHESTRATOR}/health", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.contextmanager
+def baton_system(model: str = "openai"):
+    """Yield while a Baton with fault injection on serves :8080, started here if needed
+    with BATON_MODEL_PROVIDER=`model` (`openai` = the embedded model, `instant` = no model)."""
+    if healthy():
+        print("bench: using the Baton already running on :8080 (its own model settings)", flush=True)
+        yield
+        return
+    print(f"bench: starting the platform and dapr run -f dapr.yaml (model: {model}) ...", flush=True)
+    was_up = "stopped" not in platform("status")
+    platform("up")
+    run = DaprRun(ROOT / "dapr.yaml", "bench",
+                  env={"BATON_ALLOW_FAULT_INJECTION": "true", "BATON_MODEL_PROVIDER": model})
+    run.start()
+    try:
+        run.wait_ready(timeout=150)
+        yield
+    finally:
+        run.stop()
+        if not was_up:
+            platform("down")
