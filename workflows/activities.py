@@ -41,6 +41,14 @@ class StepUpdate(BaseModel):
     usage: Usage | None = None
 
 
+class NodeUpdate(BaseModel):
+    task_id: str
+    path: list[str]
+    fields: dict
+    agent: str | None = None
+    usage: Usage | None = None
+
+
 class TaskUpdate(BaseModel):
     task_id: str
     status: TaskStatus
@@ -89,6 +97,14 @@ def record_step(ctx: WorkflowActivityContext, update: StepUpdate) -> None:
     task_id_var.set(update.task_id)
     deps.tasks().record_step(update.task_id, StepRecord(
         name=update.name, completed_at=utc_now(), result=update.result, agent=update.agent, usage=update.usage))
+
+
+def update_node(ctx: WorkflowActivityContext, update: NodeUpdate) -> None:
+    """Hierarchical tasks: merge fields into one node of the task's tree."""
+    task_id_var.set(update.task_id)
+    fields = {**update.fields, "updated_at": utc_now()}
+    usage = (update.agent, update.usage) if update.agent and update.usage else None
+    deps.tasks().update_node(update.task_id, update.path, fields, usage=usage)
 
 
 def update_task(ctx: WorkflowActivityContext, update: TaskUpdate) -> None:

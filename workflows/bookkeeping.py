@@ -2,7 +2,7 @@
 
 from dapr.ext.workflow import DaprWorkflowContext
 
-from .activities import record_step, update_task
+from .activities import record_step, update_node, update_task
 from .policies import BOOKKEEPING_RETRY
 
 
@@ -17,3 +17,12 @@ def record_arrival(ctx: DaprWorkflowContext, name: str, reply: dict | None, erro
     return ctx.call_activity(record_step, retry_policy=BOOKKEEPING_RETRY, input={
         "task_id": ctx.instance_id, "name": name, "agent": name, "result": result,
         "usage": (reply or {}).get("usage")})
+
+
+def set_node(ctx: DaprWorkflowContext, task_id: str, path: list[str], reply: dict | None = None, **fields):
+    """Update one node of a hierarchical task's tree (child workflows pass the task id,
+    their own instance id differs). An agent reply's usage is counted for that agent."""
+    reply = reply or {}
+    return ctx.call_activity(update_node, retry_policy=BOOKKEEPING_RETRY, input={
+        "task_id": task_id, "path": path, "fields": fields,
+        "agent": reply.get("agent"), "usage": reply.get("usage")})

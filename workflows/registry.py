@@ -2,13 +2,16 @@
 
 from dapr.ext.workflow import WorkflowRuntime
 
-from .activities import call_agent, cast_vote, publish_article, record_step, run_agent_step, update_task
+from .activities import (call_agent, cast_vote, publish_article, record_step, run_agent_step, update_node,
+                         update_task)
 from .consensus import consensus_workflow
+from .hierarchical import content_manager, hierarchical_workflow, research_manager
 from .parallel import parallel_workflow
 from .sequential import sequential_workflow
 
-WORKFLOWS = [sequential_workflow, parallel_workflow, consensus_workflow]
-ACTIVITIES = [run_agent_step, call_agent, cast_vote, record_step, update_task, publish_article]
+WORKFLOWS = [sequential_workflow, parallel_workflow, consensus_workflow, hierarchical_workflow,
+             research_manager, content_manager]
+ACTIVITIES = [run_agent_step, call_agent, cast_vote, record_step, update_task, update_node, publish_article]
 
 
 def build_runtime() -> WorkflowRuntime:

@@ -40,6 +40,17 @@ ROLES: dict[str, Role] = {
     "academic": Role(_SOURCE.format(kind="academic", where="peer-reviewed papers"), max_tokens=120),
     "news": Role(_SOURCE.format(kind="news", where="recent news reports"), max_tokens=120),
     "social": Role(_SOURCE.format(kind="social media", where="social media discussions"), max_tokens=120),
+    # Hierarchical: the research manager's workers.
+    "scraper": Role(
+        "You are a web scraper agent. From what is publicly known about the goal, extract the "
+        "key facts as four short bullet points.",
+        max_tokens=160,
+    ),
+    "paper-analyst": Role(
+        "You are a paper analyser. Summarise what research papers say about the goal: main "
+        "findings and open questions, as four short bullet points.",
+        max_tokens=160,
+    ),
     # Consensus: the same question to differently-instructed voters.
     "voter-strict": Role(_VOTER.format(stance="strict", bias="When in doubt, choose the more cautious label."),
                          max_tokens=120, votes=True),

@@ -3,22 +3,18 @@
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 
 from services.common.contracts import AgentReply, AgentRequest
 from services.common.faults import apply_fault
 from services.common.logs import task_id_var
-from services.common.model import ModelClient
+from services.common.model import ModelClient, get_model
 from services.common.settings import Settings, get_settings
 
 from .roles import ROLES
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-
-
-def get_model(request: Request) -> ModelClient:
-    return request.app.state.model
 
 
 @router.post("/run", response_model=AgentReply)

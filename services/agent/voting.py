@@ -11,11 +11,10 @@ from pydantic import BaseModel, Field, ValidationError
 from services.common.contracts import Usage, Vote, VoteRequest
 from services.common.faults import apply_fault
 from services.common.logs import task_id_var
-from services.common.model import ModelClient
+from services.common.model import ModelClient, get_model
 from services.common.settings import Settings, get_settings
 
 from .roles import ROLES
-from .routes import get_model
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -93,6 +93,8 @@ class TaskDocument(BaseModel):
     result: dict[str, Any] | None = None
     error: str | None = None
     usage: dict[str, Usage] = {}
+    # Hierarchical tasks: master -> managers -> workers, each node with its status and result.
+    tree: dict[str, Any] | None = None
     created_at: str = Field(default_factory=utc_now)
     updated_at: str = Field(default_factory=utc_now)
 
@@ -106,3 +108,20 @@ class CloudEvent(BaseModel):
     source: str = ""
     topic: str = ""
     data: Any = None
+
+
+class DataReceived(BaseModel):
+    """Topic `data-received` (CloudEvent type DataReceived): data a collector took in."""
+
+    source: str = Field(min_length=1, max_length=200)
+    payload: Any
+    correlation_id: str | None = Field(None, min_length=1, max_length=100)
+
+
+class AnalysisComplete(BaseModel):
+    """Topic `analysis-complete` (CloudEvent type AnalysisComplete): the analyser's verdict."""
+
+    correlation_id: str
+    source: str
+    analysis: str
+    data_event_id: str

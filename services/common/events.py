@@ -15,6 +15,11 @@ def events_key(correlation_id: str) -> str:
     return f"baton:events:{correlation_id}"
 
 
+def notifications_key(correlation_id: str) -> str:
+    """Written by the notifier, read by the orchestrator's API."""
+    return f"baton:notifications:{correlation_id}"
+
+
 class EventRecord(BaseModel):
     subscriber: str
     topic: str

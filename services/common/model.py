@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import openai
+from fastapi import Request
 
 from .contracts import Usage
 from .settings import Settings
@@ -91,3 +92,8 @@ class ModelClient:
             elapsed_seconds=round(elapsed, 3),
         )
 
+
+
+def get_model(request: Request) -> ModelClient:
+    """FastAPI dependency: the process's model client, created in the app's lifespan."""
+    return request.app.state.model

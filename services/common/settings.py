@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     price_prompt_per_1k: float = Field(0.0, ge=0)
     price_completion_per_1k: float = Field(0.0, ge=0)
 
+    # Notifier: deliver notifications to this URL through the `webhook` HTTP output binding
+    # (components/webhook.yaml reads the same variable); unset means store them only.
+    webhook_url: str | None = None
+
     # Agent calls from workflow activities (through the sidecar; resiliency applies there).
     agent_call_timeout_seconds: float = Field(180, gt=0)
     agent_call_attempts: int = Field(3, ge=1, le=10)

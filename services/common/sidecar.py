@@ -68,11 +68,12 @@ def publish(pubsub: str, topic: str, data: dict[str, Any], *, event_id: str, eve
     )
 
 
-def write_artifact(binding: str, name: str, content: str) -> None:
+def call_binding(binding: str, operation: str, data: str, metadata: dict[str, str] | None = None) -> None:
+    """Invoke an output binding (artifacts storage, the webhook)."""
+    dapr_client().invoke_binding(binding_name=binding, operation=operation, data=data,
+                                 binding_metadata=metadata or {})
+
+
+def write_artifact(binding: str, name: str, content: str, content_type: str = "text/markdown") -> None:
     """Store a file through the artifacts output binding (localstorage or Azure Blob)."""
-    dapr_client().invoke_binding(
-        binding_name=binding,
-        operation="create",
-        data=content,
-        binding_metadata={"fileName": name, "blobName": name, "contentType": "text/markdown"},
-    )
+    call_binding(binding, "create", content, {"fileName": name, "blobName": name, "contentType": content_type})

@@ -10,6 +10,11 @@ def task_key(task_id: str) -> str:
     return f"baton:task:{task_id}"
 
 
+def _add_usage(doc: dict, agent: str, used: Usage) -> None:
+    so_far = Usage.model_validate(doc["usage"].get(agent, {}))
+    doc["usage"][agent] = so_far.plus(used).model_dump()
+
+
 class TaskStore:
     def __init__(self, docs: JsonDocuments):
         self.docs = docs
@@ -47,8 +52,24 @@ class TaskStore:
             doc["steps"] = [s for s in doc["steps"] if s["name"] != step.name]
             doc["steps"].append(step.model_dump(mode="json"))
             if step.agent and step.usage:
-                so_far = Usage.model_validate(doc["usage"].get(step.agent, {}))
-                doc["usage"][step.agent] = so_far.plus(step.usage).model_dump()
+                _add_usage(doc, step.agent, step.usage)
+            doc["updated_at"] = utc_now()
+
+        return TaskDocument.model_validate(self.docs.update(task_key(task_id), change))
+
+    def update_node(self, task_id: str, path: list[str], fields: dict[str, Any],
+                    usage: tuple[str, Usage] | None = None) -> TaskDocument:
+        """Merge `fields` into the tree node at `path` (created as needed), e.g.
+        ["managers", "research", "workers", "web-scraper"]; optionally add an agent's usage."""
+
+        def change(doc: dict) -> None:
+            node = doc.get("tree") or {}
+            doc["tree"] = node
+            for name in path:
+                node = node.setdefault(name, {})
+            node.update(fields)
+            if usage:
+                _add_usage(doc, *usage)
             doc["updated_at"] = utc_now()
 
         return TaskDocument.model_validate(self.docs.update(task_key(task_id), change))

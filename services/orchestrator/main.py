@@ -15,7 +15,7 @@ from services.common.state import JsonDocuments
 from services.common.tasks import TaskStore
 from workflows.registry import build_runtime
 
-from . import routes, subscriptions
+from . import deadletters, events, routes
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(routes.router)
-    app.include_router(subscriptions.router)
+    app.include_router(events.router)
+    app.include_router(deadletters.router)
 
     @app.get("/health")
     def health() -> JSONResponse:

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from services.common.contracts import ConsensusTask
 from services.common.faults import Fault
 from workflows.consensus import DEFAULT_LABELS, VOTERS
+from workflows.hierarchical import CONTENT_WORKERS, RESEARCH_WORKERS
 from workflows.parallel import RESEARCHERS
 from workflows.sequential import AGENTS
 
@@ -70,3 +71,8 @@ class ConsensusRequest(_Request):
         if self.quorum is not None and self.quorum > n:
             raise ValueError(f"quorum {self.quorum} is more than the {n} voters asked")
         return self
+
+
+class DelegateRequest(_Request):
+    goal: Text = Field(max_length=500, description="The job to split among managers and workers")
+    allowed_agents: ClassVar[tuple[str, ...]] = tuple(RESEARCH_WORKERS + CONTENT_WORKERS)

@@ -12,11 +12,12 @@ from services.common.contracts import TERMINAL_STATUSES, TaskDocument
 from services.common.logs import task_id_var
 from services.common.settings import get_settings
 from workflows.consensus import VOTERS, consensus_workflow
+from workflows.hierarchical import CONTENT_WORKERS, RESEARCH_WORKERS, hierarchical_workflow
 from workflows.parallel import RESEARCHERS, parallel_workflow
 from workflows.sequential import STEPS, sequential_workflow
 
 from .deps import Tasks, Workflows
-from .requests import ConsensusRequest, ContentRequest, ResearchRequest
+from .requests import ConsensusRequest, ContentRequest, DelegateRequest, ResearchRequest
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -43,6 +44,10 @@ class ConsensusStarted(Started):
     voters: list[str]
     labels: list[str]
     quorum: int | None
+
+
+class DelegateStarted(Started):
+    managers: dict[str, list[str]]
 
 
 def start_task(tasks: Tasks, workflows: Workflows, workflow, name: str, body: BaseModel) -> str:
@@ -86,6 +91,14 @@ def consensus(body: ConsensusRequest, tasks: Tasks, workflows: Workflows) -> Con
     task_id = start_task(tasks, workflows, consensus_workflow, "consensus", body)
     return ConsensusStarted(task_id=task_id, workflow="consensus", voters=body.voters or VOTERS,
                             labels=body.labels, quorum=body.quorum, message="Voting started")
+
+
+@router.post("/delegate", status_code=202, response_model=DelegateStarted)
+def delegate(body: DelegateRequest, tasks: Tasks, workflows: Workflows) -> DelegateStarted:
+    """Hierarchical pattern: a master delegates to a research and a content manager."""
+    task_id = start_task(tasks, workflows, hierarchical_workflow, "hierarchical", body)
+    return DelegateStarted(task_id=task_id, workflow="hierarchical", message="Delegated to managers",
+                           managers={"research": RESEARCH_WORKERS, "content": CONTENT_WORKERS})
 
 
 @router.get("/task/{task_id}", response_model=TaskDocument)

@@ -1,6 +1,9 @@
 """Integration fixtures: the real local platform and the real Baton system."""
 
+import json
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -25,14 +28,40 @@ def local_platform():
         platform("down")
 
 
+class WebhookReceiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        WebhookReceiver.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture(scope="session")
-def baton(local_platform):
+def webhook():
+    """A webhook endpoint on loopback for the notifier's HTTP output binding."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), WebhookReceiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", WebhookReceiver.received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def baton(local_platform, webhook):
     """Every Baton service with its sidecar, started with `dapr run -f dapr.yaml`.
-    Fault injection is enabled (it is off by default) so tests can break agents on purpose."""
+    Fault injection is enabled (it is off by default) so tests can break agents on purpose,
+    and the notifier delivers to the test's webhook."""
     for port in (8080, 3500):
         if port_in_use(port):
             pytest.fail(f"port {port} is in use: stop a running `make run` before the integration tests")
-    run = DaprRun(ROOT / "dapr.yaml", "baton", env={"BATON_ALLOW_FAULT_INJECTION": "true"})
+    run = DaprRun(ROOT / "dapr.yaml", "baton",
+                  env={"BATON_ALLOW_FAULT_INJECTION": "true", "BATON_WEBHOOK_URL": webhook[0]})
     run.start()
     try:
         run.wait_ready(timeout=150)

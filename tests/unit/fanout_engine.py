@@ -19,13 +19,23 @@ class FanoutContext:
 
     def call_activity(self, activity, *, input=None, retry_policy=None, app_id=None):
         task = CompletableTask()
-        if activity.__name__ in ("update_task", "record_step"):
+        if activity.__name__ in ("update_task", "record_step", "update_node"):
             self.bookkeeping.append((activity.__name__, input))
             task.complete(None)  # bookkeeping always succeeds here
         else:
             self.activities[input["app_id"]] = task
             self.inputs[input["app_id"]] = input
         return task
+
+    def call_child_workflow(self, workflow, *, input=None, instance_id=None, app_id=None):
+        task = CompletableTask()
+        self.activities[workflow.__name__] = task
+        self.inputs[workflow.__name__] = {**input, "instance_id": instance_id}
+        return task
+
+    def nodes(self) -> list[tuple[tuple, dict]]:
+        """The tree updates the workflow asked for, as (path, fields)."""
+        return [(tuple(inp["path"]), inp["fields"]) for name, inp in self.bookkeeping if name == "update_node"]
 
     def create_timer(self, fire_at):
         task = CompletableTask()
@@ -50,7 +60,9 @@ def run(generator, ctx: FanoutContext, events: list[tuple[str, object]]):
                     task.fail(str(outcome), pb.TaskFailureDetails(errorMessage=str(outcome), errorType="Error"))
                 else:
                     task.complete(outcome)
-            value = waiting.get_result() if not isinstance(waiting, CompositeTask) or waiting.is_complete else None
-            waiting = generator.send(value)
+            if waiting.is_failed and not isinstance(waiting, CompositeTask):
+                waiting = generator.throw(waiting.get_exception())  # as the engine does
+            else:
+                waiting = generator.send(waiting.get_result())
     except StopIteration as done:
         return done.value

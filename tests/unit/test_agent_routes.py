@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from services.agent import routes
 from services.common.contracts import Usage
-from services.common.model import Completion
+from services.common.model import Completion, get_model
 from services.common.settings import Settings, get_settings
 
 
@@ -25,7 +25,7 @@ class FakeModel:
 def make_client(model, **settings) -> TestClient:
     app = FastAPI()
     app.include_router(routes.router)
-    app.dependency_overrides[routes.get_model] = lambda: model
+    app.dependency_overrides[get_model] = lambda: model
     app.dependency_overrides[get_settings] = lambda: Settings(APP_ID="writer-agent", agent_role="writer", **settings)
     return TestClient(app)
 
@@ -87,7 +87,7 @@ def make_voter(model) -> TestClient:
 
     app = FastAPI()
     app.include_router(voting.router)
-    app.dependency_overrides[routes.get_model] = lambda: model
+    app.dependency_overrides[get_model] = lambda: model
     app.dependency_overrides[get_settings] = lambda: Settings(APP_ID="voter-strict", agent_role="voter-strict")
     return TestClient(app)
 
@@ -123,7 +123,7 @@ def test_a_non_voter_role_refuses_to_vote():
 
     app = FastAPI()
     app.include_router(voting.router)
-    app.dependency_overrides[routes.get_model] = lambda: FakeModel()
+    app.dependency_overrides[get_model] = lambda: FakeModel()
     app.dependency_overrides[get_settings] = lambda: Settings(APP_ID="writer-agent", agent_role="writer")
     assert TestClient(app).post("/vote", json=VOTE).status_code == 404
 

@@ -1,0 +1,1 @@
+"""Analyser: subscribes to DataReceived, analyses the data with the model, publishes AnalysisComplete."""

@@ -1,0 +1,1 @@
+"""Archiver: stores every DataReceived event through the artifacts output binding."""

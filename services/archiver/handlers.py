@@ -1,0 +1,31 @@
+"""DataReceived -> artifacts/data-<correlation id>-<event id>.json. The name comes from the
+event, so storing the same event again overwrites one file instead of adding another."""
+
+import json
+import re
+
+from fastapi import APIRouter
+
+from services.common import sidecar
+from services.common.contracts import CloudEvent, DataReceived, utc_now
+from services.common.settings import get_settings
+from services.common.subscriber import handle_once
+
+router = APIRouter()
+
+
+def safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100]
+
+
+def archive(data: DataReceived, correlation_id: str, event: CloudEvent) -> dict:
+    name = f"data-{safe(correlation_id)}-{safe(event.id)}.json"
+    record = {"event_id": event.id, "correlation_id": correlation_id, "source": data.source,
+              "payload": data.payload, "archived_at": utc_now()}
+    sidecar.write_artifact(get_settings().artifacts_binding, name, json.dumps(record), "application/json")
+    return {"artifact": name}
+
+
+@router.post("/events/data-received")
+def on_data_received(event: CloudEvent) -> dict:
+    return handle_once(event, "data-received", DataReceived, archive)

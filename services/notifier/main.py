@@ -1,0 +1,9 @@
+from fastapi import FastAPI
+
+from services.common.serve import add_health
+
+from . import handlers
+
+app = FastAPI(title="Baton notifier")
+app.include_router(handlers.router)
+add_health(app, subscribes=["data-received", "analysis-complete"])

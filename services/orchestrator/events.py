@@ -1,0 +1,89 @@
+"""Event-driven pattern, public side: the data collector (publishes DataReceived), the
+correlation view of what every subscriber did, stored notifications, and the orchestrator's
+own ContentPublished subscriber."""
+
+import logging
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common import sidecar
+from services.common.contracts import CloudEvent, DataReceived
+from services.common.events import EventRecord, notifications_key
+from services.common.logs import task_id_var
+from services.common.settings import get_settings
+from services.common.subscriber import DROP, SUCCESS
+
+from .deps import Events
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+CorrelationId = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+class CollectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(min_length=1, max_length=200, description="Where the data comes from")
+    payload: dict[str, Any] | list[Any] = Field(description="The data itself (JSON object or array)")
+    correlation_id: str | None = Field(None, min_length=1, max_length=100,
+                                       description="Ties every resulting event together; default: a new id")
+    faults: dict[str, Any] | None = Field(None, description="Test/demo knob for subscribers, by app id")
+
+
+class Collected(BaseModel):
+    correlation_id: str
+    event_id: str
+    topic: str = "data-received"
+    status: str = "published"
+
+
+@router.post("/collect", status_code=202, response_model=Collected)
+def collect(body: CollectRequest) -> Collected:
+    """The data collector: publish a DataReceived event for the subscribers."""
+    settings = get_settings()
+    if body.faults and not settings.allow_fault_injection:
+        raise HTTPException(403, "fault injection is disabled; set BATON_ALLOW_FAULT_INJECTION=true")
+    correlation_id = body.correlation_id or str(uuid.uuid4())
+    task_id_var.set(correlation_id)
+    event_id = str(uuid.uuid4())
+    data = DataReceived(source=body.source, payload=body.payload, correlation_id=correlation_id).model_dump()
+    if body.faults:
+        data["faults"] = body.faults
+    sidecar.publish(settings.pubsub, "data-received", data, event_id=event_id, event_type="DataReceived",
+                    ttl_seconds=settings.message_ttl_seconds)
+    log.info("published DataReceived %s", event_id)
+    return Collected(correlation_id=correlation_id, event_id=event_id)
+
+
+@router.get("/events/{correlation_id}")
+def list_events(correlation_id: CorrelationId, events: Events) -> dict:
+    """What every subscriber did with the events of one correlation id (or task id)."""
+    return {"correlation_id": correlation_id,
+            "events": [e.model_dump() for e in events.list(correlation_id)]}
+
+
+@router.get("/notifications/{correlation_id}")
+def list_notifications(correlation_id: CorrelationId, events: Events) -> dict:
+    doc = events.docs.get(notifications_key(correlation_id)) or {"entries": []}
+    return {"correlation_id": correlation_id, "notifications": doc["entries"]}
+
+
+@router.post("/events/content-published")
+def on_content_published(event: CloudEvent, events: Events) -> dict:
+    """Record that the orchestrator saw a ContentPublished event (once per event id)."""
+    data = event.data if isinstance(event.data, dict) else {}
+    task_id = str(data.get("task_id") or "")
+    if not task_id:
+        # Nothing to correlate with: retrying cannot fix it, so drop it (logged, not silent).
+        log.error("ContentPublished event %s has no task_id; dropping", event.id)
+        return DROP
+    task_id_var.set(task_id)
+    added = events.record(task_id, EventRecord(
+        subscriber=get_settings().app_id, topic=event.topic or "content-published",
+        event_type=event.type, event_id=event.id, outcome="received",
+        detail={"artifact": data.get("artifact"), "word_count": data.get("word_count")},
+    ))
+    log.info("ContentPublished %s %s", event.id, "recorded" if added else "was a duplicate")
+    return SUCCESS

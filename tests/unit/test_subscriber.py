@@ -1,0 +1,102 @@
+"""Subscriber plumbing and the dead-letter API, against in-memory documents."""
+
+from types import SimpleNamespace
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from services.common import subscriber
+from services.common.contracts import CloudEvent, DataReceived
+from services.common.events import EventLog
+from services.orchestrator import deadletters, deps
+from tests.unit.fakes import MemoryDocuments
+
+
+@pytest.fixture
+def log(monkeypatch):
+    events = EventLog(MemoryDocuments())
+    monkeypatch.setattr(subscriber, "event_log", lambda: events)
+    return events
+
+
+def data_event(event_id="e1", **data):
+    return CloudEvent(id=event_id, type="DataReceived", topic="data-received",
+                      data={"source": "s", "payload": {"x": 1}, "correlation_id": "c1", **data})
+
+
+def test_an_event_is_processed_once_per_id(log):
+    calls = []
+    process = lambda data, cid, ev: calls.append((data.source, cid, ev.id)) or {"ok": True}  # noqa: E731
+    assert subscriber.handle_once(data_event(), "data-received", DataReceived, process) == subscriber.SUCCESS
+    assert subscriber.handle_once(data_event(), "data-received", DataReceived, process) == subscriber.SUCCESS
+    assert calls == [("s", "c1", "e1")]
+    (record,) = log.list("c1")
+    assert record.outcome == "processed" and record.detail == {"ok": True}
+
+
+def test_a_malformed_event_is_recorded_as_rejected_and_dropped(log):
+    event = CloudEvent(id="bad", type="DataReceived", data={"payload": 1})
+    assert subscriber.handle_once(event, "data-received", DataReceived, lambda *a: {}) == subscriber.DROP
+    (record,) = log.list("bad")  # no correlation id in the data: the event id correlates
+    assert record.outcome == "rejected" and "source" in record.detail["error"]
+
+
+def test_a_processing_error_propagates_so_dapr_retries_and_nothing_is_recorded(log):
+    def broken(*args):
+        raise ConnectionError("binding down")
+
+    with pytest.raises(ConnectionError):
+        subscriber.handle_once(data_event(), "data-received", DataReceived, broken)
+    assert log.list("c1") == []
+
+
+def test_faults_in_events_are_ignored_unless_fault_injection_is_on(log, monkeypatch):
+    event = data_event(faults={"baton": {"fail": True}})  # APP_ID defaults to "baton"
+    assert subscriber.handle_once(event, "data-received", DataReceived, lambda *a: {}) == subscriber.SUCCESS
+    monkeypatch.setenv("BATON_ALLOW_FAULT_INJECTION", "true")
+    subscriber.get_settings.cache_clear()
+    try:
+        with pytest.raises(Exception, match="injected"):
+            subscriber.handle_once(data_event("e2", faults={"baton": {"fail": True}}), "data-received",
+                                   DataReceived, lambda *a: {})
+    finally:
+        subscriber.get_settings.cache_clear()
+
+
+@pytest.fixture
+def dead_letters(monkeypatch):
+    app = FastAPI()
+    app.include_router(deadletters.router)
+    events = EventLog(MemoryDocuments())
+    published = []
+    monkeypatch.setattr(deadletters.sidecar, "publish", lambda *a, **k: published.append((a, k)))
+    app.dependency_overrides[deps.get_events] = lambda: events
+    return SimpleNamespace(client=TestClient(app), published=published)
+
+
+def test_dead_letters_are_kept_counted_replayed_and_purged(dead_letters):
+    client = dead_letters.client
+    letter = {"id": "e1", "type": "DataReceived", "topic": "dead-letters", "data": {"source": "s"}}
+    assert client.post("/dead-letters/receive", json=letter).json() == {"status": "SUCCESS"}
+    client.post("/dead-letters/receive", json=letter)
+    listed = client.get("/dead-letters").json()
+    assert listed["count"] == 1 and listed["dead_letters"][0]["times"] == 2
+    assert listed["dead_letters"][0]["topic"] == "data-received"  # recovered from the type
+
+    assert client.post("/dead-letters/e1/replay").status_code == 202
+    (args, kwargs), = dead_letters.published
+    assert args[1] == "data-received" and kwargs["event_id"] == "e1" and kwargs["event_type"] == "DataReceived"
+
+    assert client.delete("/dead-letters/e1").status_code == 204
+    assert client.get("/dead-letters/e1").status_code == 404
+    assert client.delete("/dead-letters").json() == {"purged": 0}
+
+
+def test_a_dead_letter_of_unknown_origin_needs_a_topic_to_replay(dead_letters):
+    client = dead_letters.client
+    client.post("/dead-letters/receive", json={"id": "x", "type": "com.dapr.event.sent", "topic": "dead-letters",
+                                               "data": {"a": 1}})
+    resp = client.post("/dead-letters/x/replay")
+    assert resp.status_code == 422 and "?topic=" in resp.text
+    assert client.post("/dead-letters/x/replay", params={"topic": "data-received"}).status_code == 202
