@@ -107,5 +107,7 @@ def test_an_unreachable_quorum_is_no_consensus(baton):
     result = finished(task_id)["result"]
     assert result["decision"] == "no_consensus"
     assert result["rule"] == {"mode": "quorum", "quorum": 3, "voters": 3}
-    assert [a["agent"] for a in result["abstained"]] == ["voter-lenient"]
-    assert "503" in result["abstained"][0]["reason"]
+    # The failed voter is reported with its reason (the small model may make another abstain too).
+    lenient = [a for a in result["abstained"] if a["agent"] == "voter-lenient"]
+    assert len(lenient) == 1 and "503" in lenient[0]["reason"]
+    assert len(result["votes"]) <= 2
