@@ -14,8 +14,8 @@ WORKFLOWS = [sequential_workflow, parallel_workflow, consensus_workflow, hierarc
 ACTIVITIES = [run_agent_step, call_agent, cast_vote, record_step, update_task, update_node, publish_article]
 
 
-def build_runtime() -> WorkflowRuntime:
-    runtime = WorkflowRuntime()
+def build_runtime(logger_options=None) -> WorkflowRuntime:
+    runtime = WorkflowRuntime(logger_options=logger_options)
     for workflow in WORKFLOWS:
         runtime.register_workflow(workflow)
     for activity in ACTIVITIES:

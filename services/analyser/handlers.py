@@ -21,6 +21,8 @@ def analyse(model: ModelClient, data: DataReceived, correlation_id: str, event: 
     settings = get_settings()
     done = model.chat(INSTRUCTIONS, f"Source: {data.source}\nData: {json.dumps(data.payload)[:4000]}",
                       max_tokens=120)
+    if not done.text:
+        raise RuntimeError("the model returned an empty analysis")  # retried, then dead-lettered
     out_id = f"analysis-{event.id}"  # derived from the input: a re-publish is a recognisable duplicate
     outcome = AnalysisComplete(correlation_id=correlation_id, source=data.source, analysis=done.text,
                                data_event_id=event.id)

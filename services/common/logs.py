@@ -25,3 +25,16 @@ def setup_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+# The workflow SDK logs every orchestration step at INFO, each line twice (its own handler
+# and ours). Its records go through ours only, and from WARNING up unless asked for.
+SDK_LOGGERS = ("WorkflowRuntime", "DaprWorkflowClient", "durabletask-worker", "durabletask-client")
+
+
+def sdk_logger_options(level: str = "WARNING"):
+    from dapr.ext.workflow.logger import LoggerOptions
+
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    return LoggerOptions(log_level=level, log_handler=logging.NullHandler())

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     agent_call_attempts: int = Field(3, ge=1, le=10)
     message_ttl_seconds: int = Field(3600, ge=1)
 
+    # Level for the workflow SDK's own logs (it logs every orchestration step at INFO).
+    workflow_sdk_log_level: str = Field("WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
     # Test/demo knob (services/common/faults.py): off by default.
     allow_fault_injection: bool = False
     agent_delay_seconds: float = Field(0, ge=0, le=600)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from services.common import sidecar
 from services.common.events import EventLog
+from services.common.logs import sdk_logger_options
 from services.common.settings import get_settings
 from services.common.state import JsonDocuments
 from services.common.tasks import TaskStore
@@ -26,9 +27,10 @@ async def lifespan(app: FastAPI):
     docs = JsonDocuments(settings.state_store)
     app.state.tasks = TaskStore(docs)
     app.state.events = EventLog(docs)
-    app.state.workflows = DaprWorkflowClient()
+    sdk_logging = sdk_logger_options(settings.workflow_sdk_log_level)
+    app.state.workflows = DaprWorkflowClient(logger_options=sdk_logging)
     app.state.workflow_ready = False
-    runtime = build_runtime()
+    runtime = build_runtime(sdk_logging)
     # start() blocks until the worker's stream to the sidecar is open.
     await asyncio.to_thread(runtime.start)
     app.state.workflow_ready = True

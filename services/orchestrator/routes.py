@@ -2,6 +2,7 @@
 
 import logging
 import uuid
+from datetime import datetime, timezone
 from typing import Annotated
 
 from dapr.ext.workflow import WorkflowStatus
@@ -101,17 +102,33 @@ def delegate(body: DelegateRequest, tasks: Tasks, workflows: Workflows) -> Deleg
                            managers={"research": RESEARCH_WORKERS, "content": CONTENT_WORKERS})
 
 
+# A running workflow updates its task at every step; only a task quiet for this long is
+# checked against the workflow engine (polling clients would otherwise double the load).
+STALE_AFTER_SECONDS = 5.0
+
+
+def ended_abnormally(workflows: Workflows, task: TaskDocument) -> str | None:
+    """Why the task's workflow ended without recording it (terminated, or its failure
+    handler could not run), or None. Best effort: an engine error is logged, not raised."""
+    age = (datetime.now(timezone.utc) - datetime.fromisoformat(task.updated_at)).total_seconds()
+    if age < STALE_AFTER_SECONDS:
+        return None
+    try:
+        state = workflows.get_workflow_state(task.task_id, fetch_payloads=False)
+    except Exception as err:
+        log.warning("could not check workflow %s: %s", task.task_id, err)
+        return None
+    if state and state.runtime_status in (WorkflowStatus.FAILED, WorkflowStatus.TERMINATED):
+        details = getattr(state, "failure_details", None)
+        return getattr(details, "message", None) or state.runtime_status.name.lower()
+    return None
+
+
 @router.get("/task/{task_id}", response_model=TaskDocument)
 def get_task(task_id: TaskId, tasks: Tasks, workflows: Workflows) -> TaskDocument:
     task = tasks.get(task_id)
     if task is None:
         raise HTTPException(404, f"no task with id {task_id}")
-    if task.status not in TERMINAL_STATUSES:
-        # A workflow that ended without recording it (terminated, or its failure handler
-        # could not run) must not leave the task looking alive.
-        state = workflows.get_workflow_state(task_id, fetch_payloads=False)
-        if state and state.runtime_status in (WorkflowStatus.FAILED, WorkflowStatus.TERMINATED):
-            details = getattr(state, "failure_details", None)
-            reason = getattr(details, "message", None) or state.runtime_status.name.lower()
-            task = task.model_copy(update={"status": "failed", "error": task.error or f"workflow ended: {reason}"})
+    if task.status not in TERMINAL_STATUSES and (reason := ended_abnormally(workflows, task)):
+        task = task.model_copy(update={"status": "failed", "error": task.error or f"workflow ended: {reason}"})
     return task

@@ -1,3 +1,4 @@
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -88,13 +89,35 @@ def test_unknown_task_is_404(env):
     assert resp.status_code == 404 and "does-not-exist" in resp.text
 
 
+def quiet_task(env, task_id: str, seconds: float) -> None:
+    env.tasks.create(task_id, "sequential", {"topic": "x"})
+    env.tasks.set_status(task_id, "in_progress")
+    doc = env.tasks.docs.docs[f"baton:task:{task_id}"]
+    doc["updated_at"] = (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat()
+
+
 def test_a_task_whose_workflow_ended_abnormally_never_shows_in_progress(env):
-    env.tasks.create("t1", "sequential", {"topic": "x"})
-    env.tasks.set_status("t1", "in_progress")
-    env.workflows.states["t1"] = SimpleNamespace(
-        runtime_status=WorkflowStatus.TERMINATED, failure_details=None)
+    quiet_task(env, "t1", seconds=30)
+    env.workflows.states["t1"] = SimpleNamespace(runtime_status=WorkflowStatus.TERMINATED, failure_details=None)
     task = env.client.get("/task/t1").json()
     assert task["status"] == "failed" and "terminated" in task["error"]
+
+
+def test_a_recently_updated_task_is_not_checked_against_the_engine(env):
+    quiet_task(env, "t2", seconds=0)
+    env.workflows.states["t2"] = SimpleNamespace(runtime_status=WorkflowStatus.TERMINATED, failure_details=None)
+    assert env.client.get("/task/t2").json()["status"] == "in_progress"
+
+
+def test_an_engine_error_during_the_check_does_not_fail_the_read(env):
+    quiet_task(env, "t3", seconds=30)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("inbox key missing from state store")
+
+    env.workflows.get_workflow_state = broken
+    resp = env.client.get("/task/t3")
+    assert resp.status_code == 200 and resp.json()["status"] == "in_progress"
 
 
 def test_scheduling_failure_answers_503_and_marks_the_task_failed(env):
