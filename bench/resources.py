@@ -3,7 +3,6 @@ platform's (from its pid files) and everything `dapr run` started (sidecars and 
 
 import os
 import threading
-import time
 from pathlib import Path
 
 from tests.integration.harness import ROOT, descendants
@@ -14,10 +13,10 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def system_pids() -> dict[int, str]:
     """pid -> kind (redis, placement, scheduler, model, daprd, app)."""
     pids: dict[int, str] = {}
-    for pid_file in (ROOT / ".data" / "run").glob("*.pid"):
+    for service in ("redis", "placement", "scheduler", "model"):
         try:
-            pids[int(pid_file.read_text())] = pid_file.stem
-        except ValueError:
+            pids[int((ROOT / ".data" / "run" / f"{service}.pid").read_text())] = service
+        except (OSError, ValueError):
             continue
     for entry in Path("/proc").iterdir():  # every `dapr run` on this machine, and its children
         if not entry.name.isdigit():

@@ -7,7 +7,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".data" / "logs"

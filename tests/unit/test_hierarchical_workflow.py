@@ -1,4 +1,5 @@
 import pytest
+from dapr.ext.workflow import TaskFailedError
 
 from tests.unit.fanout_engine import FanoutContext, run
 from workflows.hierarchical import content_manager, hierarchical_workflow, research_manager
@@ -69,7 +70,7 @@ def test_master_delegates_in_order_and_rolls_up_partial_results():
 
 def test_master_fails_when_a_manager_produces_nothing():
     ctx = FanoutContext("task-1")
-    with pytest.raises(Exception):
+    with pytest.raises(TaskFailedError, match="every worker failed"):
         run(hierarchical_workflow(ctx, {"goal": "g"}), ctx, [("research_manager", RuntimeError("every worker failed"))])
     assert ctx.bookkeeping[-1][1]["status"] == "failed"
     assert dict(ctx.nodes())[("master",)]["status"] == "failed"
