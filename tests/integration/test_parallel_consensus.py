@@ -111,3 +111,32 @@ def test_an_unreachable_quorum_is_no_consensus(baton):
     lenient = [a for a in result["abstained"] if a["agent"] == "voter-lenient"]
     assert len(lenient) == 1 and "503" in lenient[0]["reason"]
     assert len(result["votes"]) <= 2
+
+
+def test_circuit_breaker_stops_calls_to_a_failing_agent_and_lets_a_trial_call_close_it(baton):
+    """components/resiliency.yaml: open after 5 consecutive failures, one trial call after 60 s."""
+    invoke = f"{ORCHESTRATOR_SIDECAR}/v1.0/invoke/news-researcher/method/run"
+    for _ in range(5):
+        resp = httpx.post(invoke, json={"task_id": "breaker", "input": "x", "fault": {"fail": True}}, timeout=30)
+        assert resp.status_code == 503
+    opened_at = time.monotonic()
+    healthy_request = httpx.post(invoke, json={"task_id": "breaker", "input": "x"}, timeout=30)
+    assert healthy_request.status_code == 500 and "circuit breaker is open" in healthy_request.text
+
+    # While open, a parallel task skips the agent and still completes with the other three.
+    task_id, _ = start("/research-parallel", {"query": "Breakers", "deadline_seconds": 60})
+    result = finished(task_id)["result"]
+    assert result["completed_agents"] == 3
+    (failed,) = result["failed_agents"]
+    assert failed["agent"] == "news-researcher" and failed["skipped"] is True
+
+    # Dapr keys the breaker by app and method: the agent's /health still answers meanwhile.
+    assert agent_healthy("news-researcher")
+
+    # After the breaker's 60 s timeout a trial call goes through and, succeeding, closes it.
+    def run_succeeds() -> bool:
+        return httpx.post(invoke, json={"task_id": "breaker", "input": "x"}, timeout=60).status_code == 200
+
+    wait_until(run_succeeds, timeout=90, interval=2, what="the breaker to let a trial call through")
+    assert time.monotonic() - opened_at >= 55
+    assert run_succeeds()
