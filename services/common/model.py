@@ -64,12 +64,13 @@ class ModelClient:
             text = instant_reply(user_input, max_tokens or self.settings.model_max_tokens, json_schema)
             usage = Usage(prompt_tokens=len(user_input.split()), completion_tokens=len(text.split()))
             return Completion(text=text, model="instant", usage=usage, elapsed_seconds=0.0)
-        extra: dict[str, Any] = {}
-        if json_schema is not None:
-            extra["response_format"] = {
+        if json_schema is None:
+            extra: dict[str, Any] = {"frequency_penalty": self.settings.model_frequency_penalty}
+        else:
+            extra = {"response_format": {
                 "type": "json_schema",
                 "json_schema": {"name": "reply", "schema": json_schema, "strict": True},
-            }
+            }}
         started = time.monotonic()
         resp = self.client.chat.completions.create(
             model=self.settings.model_name,

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     model_name: str = "smollm2-135m-instruct"
     model_max_tokens: int = Field(256, ge=1, le=8192)
     model_timeout_seconds: float = Field(120, gt=0)
+    # Discourages the repetition loops small models fall into; not used for JSON verdicts.
+    model_frequency_penalty: float = Field(0.5, ge=-2, le=2)
     azure_openai_api_version: str = "2024-10-21"
     # USD per 1K tokens, for the cost estimate in every task (0 for the local model).
     price_prompt_per_1k: float = Field(0.0, ge=0)

@@ -1,3 +1,4 @@
+from types import SimpleNamespace
 
 import pytest
 from fastapi import FastAPI
@@ -136,3 +137,26 @@ def test_instant_model_is_deterministic_and_follows_the_vote_schema():
     assert a.text == model.chat("be brief", "one two three", max_tokens=4).text == "Instant stand-in reply to:"
     vote = model.chat("judge", "text", json_schema=verdict_schema(["unsafe", "safe"]))
     assert parse_verdict(vote.text, ["unsafe", "safe"]).label == "unsafe"
+
+
+def test_model_client_sends_the_configured_request_and_reads_usage():
+    from services.common.model import ModelClient
+
+    sent = {}
+
+    class FakeCompletions:
+        def create(self, **kwargs):
+            sent.update(kwargs)
+            message = SimpleNamespace(content=" text ")
+            return SimpleNamespace(choices=[SimpleNamespace(message=message)], model="m",
+                                   usage=SimpleNamespace(prompt_tokens=1000, completion_tokens=500))
+
+    client = SimpleNamespace(chat=SimpleNamespace(completions=FakeCompletions()))
+    settings = Settings(model_name="gpt-x", price_prompt_per_1k=0.01, price_completion_per_1k=0.03)
+    done = ModelClient(settings, client=client).chat("sys", "user", max_tokens=50)
+    assert done.text == "text" and done.usage.estimated_cost_usd == 0.025
+    assert sent["model"] == "gpt-x" and sent["max_tokens"] == 50 and sent["frequency_penalty"] == 0.5
+    assert sent["messages"] == [{"role": "system", "content": "sys"}, {"role": "user", "content": "user"}]
+    sent.clear()
+    ModelClient(settings, client=client).chat("sys", "user", json_schema={"type": "object"})
+    assert "frequency_penalty" not in sent and sent["response_format"]["json_schema"]["schema"] == {"type": "object"}
