@@ -13,7 +13,8 @@ import time
 
 import httpx
 
-from bench.system import ORCHESTRATOR, SIDECAR, baton_system
+from bench.patterns import ORCHESTRATOR, SIDECAR
+from bench.system import baton_system
 from workflows.parallel import RESEARCHERS
 
 

@@ -6,8 +6,7 @@ import httpx
 
 from tests.integration.harness import ROOT, DaprRun, platform
 
-ORCHESTRATOR = "http://127.0.0.1:8080"
-SIDECAR = "http://127.0.0.1:3500"
+from .patterns import ORCHESTRATOR
 
 
 def healthy() -> bool:

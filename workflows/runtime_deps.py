@@ -3,7 +3,6 @@ workflow worker's threads, after the sidecar is up)."""
 
 from functools import lru_cache
 
-from services.common.events import EventLog
 from services.common.settings import Settings, get_settings
 from services.common.state import JsonDocuments
 from services.common.tasks import TaskStore
@@ -16,8 +15,3 @@ def settings() -> Settings:
 @lru_cache
 def tasks() -> TaskStore:
     return TaskStore(JsonDocuments(settings().state_store))
-
-
-@lru_cache
-def events() -> EventLog:
-    return EventLog(JsonDocuments(settings().state_store))
