@@ -8,13 +8,22 @@ from fastapi import APIRouter, Depends, HTTPException
 from services.common.contracts import AgentReply, AgentRequest
 from services.common.faults import apply_fault
 from services.common.logs import task_id_var
-from services.common.model import ModelClient, get_model
+from services.common.model import Completion, ModelClient, get_model
 from services.common.settings import Settings, get_settings
 
 from .roles import ROLES
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+
+
+def ask(model: ModelClient, instructions: str, text: str, **options) -> Completion:
+    """One model call; a model that is down or answers an error becomes a 502 that says so."""
+    try:
+        return model.chat(instructions, text, **options)
+    except Exception as err:
+        log.exception("model call failed")
+        raise HTTPException(502, f"model call failed: {type(err).__name__}: {err}") from err
 
 
 @router.post("/run", response_model=AgentReply)
@@ -27,11 +36,7 @@ def run(
     role = ROLES[settings.agent_role]
     apply_fault(request.fault, settings)
     log.info("running %s on %d chars", settings.agent_role, len(request.input))
-    try:
-        done = model.chat(role.instructions, request.input, max_tokens=role.max_tokens)
-    except Exception as err:  # the model is down or answered an error: say so, as 502
-        log.exception("model call failed")
-        raise HTTPException(502, f"model call failed: {type(err).__name__}: {err}") from err
+    done = ask(model, role.instructions, request.input, max_tokens=role.max_tokens)
     if not done.text:
         raise HTTPException(502, "model returned an empty answer")
     log.info("done in %.2fs, %d completion tokens", done.elapsed_seconds, done.usage.completion_tokens)

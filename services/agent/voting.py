@@ -15,6 +15,7 @@ from services.common.model import ModelClient, get_model
 from services.common.settings import Settings, get_settings
 
 from .roles import ROLES
+from .routes import ask
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -63,20 +64,14 @@ def vote(
     role = ROLES[settings.agent_role]
     if not role.votes:
         raise HTTPException(404, f"{settings.app_id} ({settings.agent_role}) is not a voter")
-    if len(set(request.labels)) != len(request.labels):
-        raise HTTPException(422, "labels must be unique")
     apply_fault(request.fault, settings)
 
     prompt = (f"Task: {request.task}. {TASK_QUESTIONS[request.task]}\n"
               f"Allowed labels: {', '.join(request.labels)}\n\nContent:\n{request.content}")
     usage, text, model_name = Usage(), "", ""
     for attempt in range(1, ATTEMPTS + 1):
-        try:
-            done = model.chat(role.instructions, prompt, max_tokens=role.max_tokens,
-                              json_schema=verdict_schema(request.labels))
-        except Exception as err:
-            log.exception("model call failed")
-            raise HTTPException(502, f"model call failed: {type(err).__name__}: {err}") from err
+        done = ask(model, role.instructions, prompt, max_tokens=role.max_tokens,
+                   json_schema=verdict_schema(request.labels))
         usage, text, model_name = usage.plus(done.usage), done.text, done.model
         verdict = parse_verdict(text, request.labels)
         if verdict:

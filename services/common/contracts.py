@@ -4,7 +4,7 @@ agent can be rewritten in another language without touching the others."""
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .faults import Fault
 
@@ -50,6 +50,13 @@ class VoteRequest(BaseModel):
     task: ConsensusTask
     labels: list[str] = Field(min_length=2, max_length=10)
     fault: Fault | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def unique(cls, labels: list[str]) -> list[str]:
+        if len(set(labels)) != len(labels):
+            raise ValueError("labels must be unique")
+        return labels
 
 
 class Vote(BaseModel):

@@ -15,11 +15,16 @@ class Fault(BaseModel):
     fail: bool = Field(False, description="answer 503 instead of doing the work")
 
 
+def require_fault_injection(requested, settings) -> None:
+    """A request that carries faults is refused with 403 unless fault injection is on."""
+    if requested and not settings.allow_fault_injection:
+        raise HTTPException(403, "fault injection is disabled; set BATON_ALLOW_FAULT_INJECTION=true")
+
+
 def apply_fault(requested: Fault | None, settings) -> None:
     """Apply the request's fault (only if fault injection is allowed, else 403) or the
     agent's configured one: sleep and/or fail (blocking: agents serve requests on threads)."""
-    if requested and not settings.allow_fault_injection:
-        raise HTTPException(403, "fault injection is disabled; set BATON_ALLOW_FAULT_INJECTION=true")
+    require_fault_injection(requested, settings)
     fault = requested or Fault(delay_seconds=settings.agent_delay_seconds, fail=settings.agent_fail)
     if fault.delay_seconds:
         time.sleep(fault.delay_seconds)

@@ -6,12 +6,13 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common import sidecar
 from services.common.contracts import CloudEvent, DataReceived
 from services.common.events import EventRecord, notifications_key
+from services.common.faults import require_fault_injection
 from services.common.logs import task_id_var
 from services.common.settings import get_settings
 from services.common.subscriber import DROP, SUCCESS
@@ -43,8 +44,7 @@ class Collected(BaseModel):
 def collect(body: CollectRequest) -> Collected:
     """The data collector: publish a DataReceived event for the subscribers."""
     settings = get_settings()
-    if body.faults and not settings.allow_fault_injection:
-        raise HTTPException(403, "fault injection is disabled; set BATON_ALLOW_FAULT_INJECTION=true")
+    require_fault_injection(body.faults, settings)
     correlation_id = body.correlation_id or str(uuid.uuid4())
     task_id_var.set(correlation_id)
     event_id = str(uuid.uuid4())

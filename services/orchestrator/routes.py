@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel
 
 from services.common.contracts import TERMINAL_STATUSES, TaskDocument
+from services.common.faults import require_fault_injection
 from services.common.logs import task_id_var
 from services.common.settings import get_settings
 from workflows.consensus import VOTERS, consensus_workflow
@@ -54,8 +55,7 @@ class DelegateStarted(Started):
 def start_task(tasks: Tasks, workflows: Workflows, workflow, name: str, body: BaseModel) -> str:
     """Create the task document, then schedule its workflow under the same id."""
     task_input = body.model_dump(mode="json", exclude_none=True)
-    if task_input.get("faults") and not get_settings().allow_fault_injection:
-        raise HTTPException(403, "fault injection is disabled; set BATON_ALLOW_FAULT_INJECTION=true")
+    require_fault_injection(task_input.get("faults"), get_settings())
     task_id = str(uuid.uuid4())
     task_id_var.set(task_id)
     tasks.create(task_id, name, task_input)

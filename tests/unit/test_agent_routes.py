@@ -160,3 +160,13 @@ def test_model_client_sends_the_configured_request_and_reads_usage():
     sent.clear()
     ModelClient(settings, client=client).chat("sys", "user", json_schema={"type": "object"})
     assert "frequency_penalty" not in sent and sent["response_format"]["json_schema"]["schema"] == {"type": "object"}
+
+
+def test_voter_rejects_repeated_labels_with_422():
+    resp = make_voter(ScriptedModel([])).post("/vote", json={**VOTE, "labels": ["safe", "safe"]})
+    assert resp.status_code == 422 and "labels must be unique" in resp.text
+
+
+def test_voter_model_failure_is_a_502():
+    resp = make_voter(FakeModel(error=ConnectionError("refused"))).post("/vote", json=VOTE)
+    assert resp.status_code == 502 and "refused" in resp.text
