@@ -1,15 +1,23 @@
 # The two commands of the README's Quick start. Both set up a fresh machine first.
-.PHONY: run test unit bench platform-up platform-down
+.PHONY: run test unit lint config bench platform-up platform-down
 
 run:  ## start Baton (platform + every service), run one content pipeline, keep serving
 	bash infra/local/run.sh
 
-test:  ## unit and integration tests against real Dapr sidecars, Redis and the local model
+test:  ## lint, types, unit and integration tests against real Dapr sidecars, Redis and the local model
 	bash infra/local/bootstrap.sh
+	$(MAKE) lint
 	.venv/bin/python -m pytest tests
 
 unit:  ## unit tests only (no sidecars)
 	.venv/bin/python -m pytest tests/unit
+
+lint:  ## ruff (rules in pyproject.toml) and mypy (strict on services/ and workflows/)
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+config:  ## regenerate dapr.yaml and components/resiliency.yaml from services/common/registry.py
+	.venv/bin/python infra/local/render_config.py
 
 bench:  ## benchmarks of every pattern (about 30 minutes); writes bench/results/
 	bash infra/local/bootstrap.sh

@@ -13,6 +13,7 @@ import json
 import statistics
 import subprocess
 import sys
+from typing import Any
 
 from . import fanout_speedup
 from .baseline import SHAPES, baseline_latency
@@ -54,8 +55,9 @@ def overhead(load: list[dict], repeat: int) -> list[dict]:
         baton = next(r for r in load if r["pattern"] == name and r["concurrency"] == 1)["p50_s"]
         direct = statistics.median(asyncio.run(baseline_latency(name, repeat)))
         steps = BY_NAME[name].agent_steps
+        per_step_ms = round((baton - direct) / steps * 1000, 1)
         out.append({"pattern": name, "baton_s": baton, "direct_s": round(direct, 4),
-                    "ratio": round(baton / direct, 2), "overhead_per_step_ms": round((baton - direct) / steps * 1000, 1)})
+                    "ratio": round(baton / direct, 2), "overhead_per_step_ms": per_step_ms})
         log(f"overhead {name}: Baton {baton:.3f}s, direct {direct:.3f}s")
     return out
 
@@ -93,7 +95,7 @@ def main() -> None:
         sys.exit("bench: a Baton is already running on :8080; stop it (the bench starts its own, per model)")
     modes = args.models.split(",")
     concurrencies = [int(c) for c in args.concurrency.split(",")]
-    results = {"machine": machine(), "load": {}, "resources": {}, "overhead": [], "fanout": []}
+    results: dict[str, Any] = {"machine": machine(), "load": {}, "resources": {}, "overhead": [], "fanout": []}
     previous = RESULTS / f"{args.name}.json"
     if args.merge and previous.exists():
         results.update({k: v for k, v in json.loads(previous.read_text()).items() if k != "machine"})

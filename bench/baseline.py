@@ -1,20 +1,21 @@
 """The floor: the same agents' HTTP endpoints called directly with asyncio, in the same
-shape as each pattern, with no Dapr and no workflow in between. The agents' app ports
-come from dapr.yaml."""
+shape as each pattern, with no Dapr and no workflow in between. The agents and their app
+ports come from the registry."""
 
 import asyncio
 import time
-from pathlib import Path
 
 import httpx
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from services.common.registry import REGISTRY, Pattern
 
 
 def agent_ports() -> dict[str, int]:
-    apps = yaml.safe_load((ROOT / "dapr.yaml").read_text())["apps"]
-    return {a["appID"]: a["appPort"] for a in apps}
+    return {a.app_id: a.port for a in REGISTRY.apps}
+
+
+def team(pattern: Pattern, part: str | None = None) -> list[str]:
+    return [m.app_id for m in REGISTRY.members(pattern, part)]
 
 
 class DirectAgents:
@@ -36,24 +37,23 @@ class DirectAgents:
 
 
 async def sequential(agents: DirectAgents) -> None:
-    notes = await agents.run("research-agent", "Topic: Benchmarks for agent systems")
-    draft = await agents.run("writer-agent", f"Topic: Benchmarks\n\nResearch notes:\n{notes}")
-    await agents.run("editor-agent", draft)
+    notes = await agents.run(REGISTRY.member("sequential", "research"), "Topic: Benchmarks for agent systems")
+    draft = await agents.run(REGISTRY.member("sequential", "write"), f"Topic: Benchmarks\n\nResearch notes:\n{notes}")
+    await agents.run(REGISTRY.member("sequential", "edit"), draft)
 
 
 async def parallel(agents: DirectAgents) -> None:
-    await asyncio.gather(*(agents.run(a, "Query: Benchmarks for agent systems") for a in
-                           ["web-researcher", "academic-researcher", "news-researcher", "social-researcher"]))
+    await asyncio.gather(*(agents.run(a, "Query: Benchmarks for agent systems") for a in team("parallel")))
 
 
 async def hierarchical(agents: DirectAgents) -> None:
-    notes = await asyncio.gather(*(agents.run(a, "Goal: Benchmarks") for a in ["web-scraper", "paper-analyser"]))
-    draft = await agents.run("writer-agent", "\n\n".join(notes))
-    await agents.run("editor-agent", draft)
+    notes = await asyncio.gather(*(agents.run(a, "Goal: Benchmarks") for a in team("hierarchical", "research")))
+    draft = await agents.run(REGISTRY.member("hierarchical", "write"), "\n\n".join(notes))
+    await agents.run(REGISTRY.member("hierarchical", "edit"), draft)
 
 
 async def consensus(agents: DirectAgents) -> None:
-    await asyncio.gather(*(agents.vote(v) for v in ["voter-strict", "voter-lenient", "voter-balanced"]))
+    await asyncio.gather(*(agents.vote(v) for v in team("consensus")))
 
 
 SHAPES = {"sequential": sequential, "parallel": parallel, "hierarchical": hierarchical, "consensus": consensus}

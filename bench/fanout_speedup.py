@@ -15,7 +15,9 @@ import httpx
 
 from bench.patterns import ORCHESTRATOR, SIDECAR
 from bench.system import baton_system
-from workflows.parallel import RESEARCHERS
+from services.common.registry import REGISTRY
+
+RESEARCHERS = [m.app_id for m in REGISTRY.members("parallel")]
 
 
 def parallel_once(latency: float) -> float:
@@ -62,8 +64,8 @@ def main() -> None:
             seq = [sequential_once(latency) for _ in range(args.repeat)]
             p, s = statistics.median(par), statistics.median(seq)
             rows.append((latency, p, s))
-            print(f"bench: L={latency:g}s parallel {[round(x, 2) for x in par]} sequential {[round(x, 2) for x in seq]}",
-                  flush=True)
+            runs = f"parallel {[round(x, 2) for x in par]} sequential {[round(x, 2) for x in seq]}"
+            print(f"bench: L={latency:g}s {runs}", flush=True)
     print(f"\nmodel: {args.model}; {args.repeat} runs each, medians")
     print("\n| L (s per agent) | parallel workflow (s) | 4 sequential calls (s) | speedup | parallel / L |")
     print("|---|---|---|---|---|")

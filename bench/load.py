@@ -12,7 +12,7 @@ from .patterns import ORCHESTRATOR, SIDECAR, Pattern
 POLL_SECONDS = 0.05
 
 
-async def run_one(http: httpx.AsyncClient, pattern: Pattern, timeout: float) -> float:
+async def run_one(http: httpx.AsyncClient, pattern: Pattern, give_up_after: float) -> float:
     started = time.monotonic()
     body = pattern.body()
     if pattern.name == "event-driven":
@@ -25,14 +25,14 @@ async def run_one(http: httpx.AsyncClient, pattern: Pattern, timeout: float) -> 
         resp.raise_for_status()
         url = f"{ORCHESTRATOR}/task/{resp.json()['task_id']}"
         done = lambda doc: doc["status"] in ("completed", "failed")  # noqa: E731
-    while time.monotonic() - started < timeout:
+    while time.monotonic() - started < give_up_after:
         doc = (await http.get(url)).json()
         if done(doc):
             if doc.get("status") == "failed":
                 raise RuntimeError(f"{pattern.name} task failed: {doc.get('error')}")
             return time.monotonic() - started
         await asyncio.sleep(POLL_SECONDS)
-    raise TimeoutError(f"{pattern.name} not done after {timeout}s")
+    raise TimeoutError(f"{pattern.name} not done after {give_up_after}s")
 
 
 async def closed_loop(pattern: Pattern, concurrency: int, max_requests: int, max_seconds: float,

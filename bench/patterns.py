@@ -1,8 +1,8 @@
 """One request per pattern, as a user sends it, and how to tell it is done."""
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 ORCHESTRATOR = "http://127.0.0.1:8080"
 SIDECAR = "http://127.0.0.1:3500"

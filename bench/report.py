@@ -14,7 +14,8 @@ RESULTS = ROOT / "bench" / "results"
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    mem = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
+    mem_kb = int(mem.group(1)) if mem else 0
     versions = dict(re.findall(r"^(\w+)=(\S+)", (ROOT / "versions.env").read_text(), re.M))
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem_kb / 1024 / 1024, 1),
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
@@ -46,7 +47,9 @@ def markdown(results: dict) -> str:
         out += ["**Fan-out speedup** (four agents of L seconds each, instant model)", "",
                 "| L (s) | parallel workflow (s) | 4 sequential calls (s) | speedup |", "|---|---|---|---|"]
         for r in results["fanout"]:
-            out.append(f"| {r['latency_s']:g} | {r['parallel_s']:.2f} | {r['sequential_s']:.2f} | {r['speedup']:.2f}x |")
+            cells = [f"{r['latency_s']:g}", f"{r['parallel_s']:.2f}", f"{r['sequential_s']:.2f}",
+                     f"{r['speedup']:.2f}x"]
+            out.append(f"| {' | '.join(cells)} |")
         out.append("")
     for mode, res in results.get("resources", {}).items():
         kinds = ", ".join(f"{k} {v:.0f}" for k, v in res["peak_rss_mib_by_kind"].items())

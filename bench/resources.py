@@ -5,7 +5,7 @@ import os
 import threading
 from pathlib import Path
 
-from tests.integration.harness import ROOT, descendants
+from infra.local.processes import ROOT, descendants
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -49,13 +49,14 @@ class ResourceSampler:
     """Samples every `interval` seconds in a thread between start() and stop()."""
 
     def __init__(self, interval: float = 0.5):
-        self.interval, self.peak_rss, self.peak_by_kind = interval, 0, {}
+        self.interval, self.peak_rss = interval, 0
+        self.peak_by_kind: dict[str, int] = {}
         self._stop = threading.Event()
         self._cpu_start: dict[int, float] = {}
         self._cpu_last: dict[int, tuple[str, float]] = {}
 
     def _sample(self) -> None:
-        total, by_kind = 0, {}
+        total, by_kind = 0, dict[str, int]()
         for pid, kind in system_pids().items():
             rss, cpu = _rss_and_cpu(pid)
             total += rss

@@ -4,7 +4,7 @@ import contextlib
 
 import httpx
 
-from tests.integration.harness import ROOT, DaprRun, platform
+from infra.local.processes import ROOT, DaprRun, platform
 
 from .patterns import ORCHESTRATOR
 

@@ -1,133 +1,86 @@
-"""Activities shared by the patterns. All I/O happens here, never in workflow code."""
+"""Activities: all I/O happens here, never in workflow code. Each takes one model from
+workflows/contracts.py and is registered under an explicit name in workflows/runtime.py.
+
+Every step of a task is written by `_save_step` (one store method, TaskStore.add_step):
+by the activity that produced it (an agent call given a `step`, publishing) or, for what
+only the workflow knows (a fan-out arrival, a branch that failed), by `record_step`."""
 
 import logging
+from typing import Any
 
 from dapr.ext.workflow import WorkflowActivityContext
-from pydantic import BaseModel
 
 from services.common import sidecar
-from services.common.contracts import (AgentReply, AgentRequest, ConsensusTask, StepRecord, TaskStatus,
-                                       Usage, Vote, VoteRequest, utc_now)
-from services.common.faults import Fault
+from services.common.contracts import AgentReply, AgentRequest, StepRecord, Vote, VoteRequest, utc_now
 from services.common.logs import task_id_var
 
 from . import runtime_deps as deps
+from .contracts import AgentCall, Article, PublishedArticle, StatusNote, StepNote, TreeNodeNote, VoteCall
 
 log = logging.getLogger(__name__)
 
 
-class AgentStep(BaseModel):
-    task_id: str
-    step: str
-    app_id: str
-    prompt: str
-    fault: Fault | None = None
-
-
-class VoteStep(BaseModel):
-    task_id: str
-    app_id: str
-    content: str
-    task: ConsensusTask
-    labels: list[str]
-    fault: Fault | None = None
-
-
-class StepUpdate(BaseModel):
-    task_id: str
-    name: str
-    result: dict
-    agent: str | None = None
-    usage: Usage | None = None
-
-
-class NodeUpdate(BaseModel):
-    task_id: str
-    path: list[str]
-    fields: dict
-    agent: str | None = None
-    usage: Usage | None = None
-
-
-class TaskUpdate(BaseModel):
-    task_id: str
-    status: TaskStatus
-    result: dict | None = None
-    error: str | None = None
-
-
-class Article(BaseModel):
-    task_id: str
-    topic: str
-    text: str
-
-
-def _invoke(task_id: str, app_id: str, method: str, body: dict) -> dict:
+def _invoke(task_id: str, app_id: str, method: str, body: dict[str, Any]) -> dict[str, Any]:
     task_id_var.set(task_id)
     log.info("calling %s/%s", app_id, method)
     return sidecar.invoke(app_id, method, body, timeout=deps.settings().agent_call_timeout_seconds)
 
 
-def call_agent(ctx: WorkflowActivityContext, step: AgentStep) -> dict:
-    """Call one agent through its sidecar; the workflow decides what to record."""
-    request = AgentRequest(task_id=step.task_id, input=step.prompt, fault=step.fault)
-    return AgentReply.model_validate(_invoke(step.task_id, step.app_id, "run",
-                                             request.model_dump(exclude_none=True))).model_dump()
+def _save_step(task_id: str, step: StepRecord) -> None:
+    deps.tasks().add_step(task_id, step)
 
 
-def run_agent_step(ctx: WorkflowActivityContext, step: AgentStep) -> dict:
-    """Call one agent and record the completed step in the task (one activity per step)."""
-    reply = AgentReply.model_validate(call_agent(ctx, step))
-    deps.tasks().record_step(step.task_id, StepRecord(
-        name=step.step, completed_at=utc_now(), agent=reply.agent, usage=reply.usage,
-        result={"agent": reply.agent, "model": reply.model, "output": reply.output},
-    ))
-    log.info("step %s: done (%d completion tokens)", step.step, reply.usage.completion_tokens)
-    return reply.model_dump()
+def call_agent(ctx: WorkflowActivityContext, call: AgentCall) -> AgentReply:
+    """Call one agent through its sidecar; with `call.step`, record the reply as that step."""
+    request = AgentRequest(task_id=call.task_id, input=call.prompt, fault=call.fault)
+    reply = AgentReply.model_validate(_invoke(call.task_id, call.app_id, "run",
+                                              request.model_dump(exclude_none=True)))
+    if call.step:
+        _save_step(call.task_id, StepRecord.of_reply(call.step, reply))
+        log.info("step %s: done (%d completion tokens)", call.step, reply.usage.completion_tokens)
+    return reply
 
 
-def cast_vote(ctx: WorkflowActivityContext, step: VoteStep) -> dict:
-    request = VoteRequest(task_id=step.task_id, content=step.content, task=step.task,
-                          labels=step.labels, fault=step.fault)
-    return Vote.model_validate(_invoke(step.task_id, step.app_id, "vote",
-                                       request.model_dump(exclude_none=True))).model_dump()
+def cast_vote(ctx: WorkflowActivityContext, call: VoteCall) -> Vote:
+    request = VoteRequest(task_id=call.task_id, content=call.content, task=call.task,
+                          labels=call.labels, fault=call.fault)
+    return Vote.model_validate(_invoke(call.task_id, call.app_id, "vote", request.model_dump(exclude_none=True)))
 
 
-def record_step(ctx: WorkflowActivityContext, update: StepUpdate) -> None:
-    task_id_var.set(update.task_id)
-    deps.tasks().record_step(update.task_id, StepRecord(
-        name=update.name, completed_at=utc_now(), result=update.result, agent=update.agent, usage=update.usage))
+def record_step(ctx: WorkflowActivityContext, note: StepNote) -> None:
+    task_id_var.set(note.task_id)
+    _save_step(note.task_id, StepRecord(name=note.name, completed_at=utc_now(), result=note.result,
+                                        agent=note.agent, usage=note.usage))
 
 
-def update_node(ctx: WorkflowActivityContext, update: NodeUpdate) -> None:
+def record_tree_node(ctx: WorkflowActivityContext, note: TreeNodeNote) -> None:
     """Hierarchical tasks: merge fields into one node of the task's tree."""
-    task_id_var.set(update.task_id)
-    fields = {**update.fields, "updated_at": utc_now()}
-    usage = (update.agent, update.usage) if update.agent and update.usage else None
-    deps.tasks().update_node(update.task_id, update.path, fields, usage=usage)
+    task_id_var.set(note.task_id)
+    fields = {**note.fields, "updated_at": utc_now()}
+    usage = (note.agent, note.usage) if note.agent and note.usage else None
+    deps.tasks().merge_tree_node(note.task_id, note.path, fields, usage=usage)
 
 
-def update_task(ctx: WorkflowActivityContext, update: TaskUpdate) -> None:
-    task_id_var.set(update.task_id)
-    deps.tasks().set_status(update.task_id, update.status, result=update.result, error=update.error)
-    log.info("task %s", update.status)
+def record_status(ctx: WorkflowActivityContext, note: StatusNote) -> None:
+    task_id_var.set(note.task_id)
+    deps.tasks().save_status(note.task_id, note.status, result=note.result, error=note.error)
+    log.info("task %s", note.status)
 
 
-def publish_article(ctx: WorkflowActivityContext, article: Article) -> dict:
+def publish_article(ctx: WorkflowActivityContext, article: Article) -> PublishedArticle:
     """Store the article through the artifacts binding and announce ContentPublished.
     Both are keyed by the task id, so a retried activity has its effect once."""
     task_id_var.set(article.task_id)
     s = deps.settings()
-    artifact = f"{article.task_id}.md"
-    sidecar.write_artifact(s.artifacts_binding, artifact, article.text)
-    word_count = len(article.text.split())
-    event = {"task_id": article.task_id, "topic": article.topic, "artifact": artifact,
-             "word_count": word_count}
-    sidecar.publish(s.pubsub, "content-published", event, event_id=f"content-published-{article.task_id}",
-                    event_type="ContentPublished", ttl_seconds=s.message_ttl_seconds)
-    deps.tasks().record_step(article.task_id, StepRecord(
+    published = PublishedArticle(task_id=article.task_id, topic=article.topic, artifact=f"{article.task_id}.md",
+                                 word_count=len(article.text.split()))
+    sidecar.write_artifact(s.artifacts_binding, published.artifact, article.text)
+    sidecar.publish(s.pubsub, "content-published", published.model_dump(),
+                    event_id=f"content-published-{article.task_id}", event_type="ContentPublished",
+                    ttl_seconds=s.message_ttl_seconds)
+    _save_step(article.task_id, StepRecord(
         name="publish", completed_at=utc_now(),
-        result={"artifact": artifact, "event": "ContentPublished", "word_count": word_count},
+        result={"artifact": published.artifact, "event": "ContentPublished", "word_count": published.word_count},
     ))
-    log.info("published %s (%d words)", artifact, word_count)
-    return event
+    log.info("published %s (%d words)", published.artifact, published.word_count)
+    return published

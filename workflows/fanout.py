@@ -3,19 +3,21 @@
 Everything lives in the workflow's history (results, failures, the timer), none of it in
 process memory, so an orchestrator restart mid-wait loses nothing."""
 
+from collections.abc import Callable, Generator
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from dapr.ext.workflow import DaprWorkflowContext, when_any
+from dapr.ext.workflow._durabletask.task import Task
+
+from .lifecycle import failure_message
+
+OnArrival = Callable[[str, Any, str | None], Task[Any] | None]
+Gathered = tuple[dict[str, Any], dict[str, str], list[str]]
 
 
-def failure_message(error: Exception) -> str:
-    details = getattr(error, "details", None)
-    return getattr(details, "message", None) or str(error)
-
-
-def gather_until(ctx: DaprWorkflowContext, tasks: dict[str, Any], deadline_seconds: float,
-                 on_arrival: Callable[[str, Any, str | None], Any] | None = None):
+def gather_until(ctx: DaprWorkflowContext, tasks: dict[str, Task[Any]], deadline_seconds: float,
+                 on_arrival: OnArrival | None = None) -> Generator[Task[Any], Any, Gathered]:
     """Wait for `tasks` (name -> workflow task) until all finish or the deadline passes.
     Use with `yield from`; returns (results, failures, late): name -> result, name -> error,
     and the names still running at the deadline. `on_arrival(name, result, error)` may
@@ -32,7 +34,7 @@ def gather_until(ctx: DaprWorkflowContext, tasks: dict[str, Any], deadline_secon
             failures[name] = failure_message(done.get_exception())
         else:
             results[name] = done.get_result()
-        follow_up = on_arrival and on_arrival(name, results.get(name), failures.get(name))
+        follow_up = on_arrival(name, results.get(name), failures.get(name)) if on_arrival else None
         if follow_up is not None:
             yield follow_up
     return results, failures, sorted(pending)

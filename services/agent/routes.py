@@ -8,30 +8,17 @@ from fastapi import APIRouter, Depends, HTTPException
 from services.common.contracts import AgentReply, AgentRequest
 from services.common.faults import apply_fault
 from services.common.logs import task_id_var
-from services.common.model import Completion, ModelClient, get_model
+from services.common.model import Model, ask
 from services.common.settings import Settings, get_settings
 
 from .roles import ROLES
 
 log = logging.getLogger(__name__)
-router = APIRouter()
-
-
-def ask(model: ModelClient, instructions: str, text: str, **options) -> Completion:
-    """One model call; a model that is down or answers an error becomes a 502 that says so."""
-    try:
-        return model.chat(instructions, text, **options)
-    except Exception as err:
-        log.exception("model call failed")
-        raise HTTPException(502, f"model call failed: {type(err).__name__}: {err}") from err
+router = APIRouter(tags=["agent"])
 
 
 @router.post("/run", response_model=AgentReply)
-def run(
-    request: AgentRequest,
-    settings: Annotated[Settings, Depends(get_settings)],
-    model: Annotated[ModelClient, Depends(get_model)],
-) -> AgentReply:
+def run(request: AgentRequest, settings: Annotated[Settings, Depends(get_settings)], model: Model) -> AgentReply:
     task_id_var.set(request.task_id)
     role = ROLES[settings.agent_role]
     apply_fault(request.fault, settings)

@@ -3,7 +3,7 @@ response format. Output that does not parse or names no allowed label is asked f
 more; after that the voter abstains rather than guess."""
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field, ValidationError
@@ -11,14 +11,13 @@ from pydantic import BaseModel, Field, ValidationError
 from services.common.contracts import Usage, Vote, VoteRequest
 from services.common.faults import apply_fault
 from services.common.logs import task_id_var
-from services.common.model import ModelClient, get_model
+from services.common.model import Model, ask
 from services.common.settings import Settings, get_settings
 
 from .roles import ROLES
-from .routes import ask
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+router = APIRouter(tags=["agent"])
 ATTEMPTS = 2
 TASK_QUESTIONS = {
     "moderation": "Is this content acceptable to publish?",
@@ -33,7 +32,7 @@ class Verdict(BaseModel):
     rationale: str = Field(max_length=1000)
 
 
-def verdict_schema(labels: list[str]) -> dict:
+def verdict_schema(labels: list[str]) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
@@ -55,11 +54,7 @@ def parse_verdict(text: str, labels: list[str]) -> Verdict | None:
 
 
 @router.post("/vote", response_model=Vote)
-def vote(
-    request: VoteRequest,
-    settings: Annotated[Settings, Depends(get_settings)],
-    model: Annotated[ModelClient, Depends(get_model)],
-) -> Vote:
+def vote(request: VoteRequest, settings: Annotated[Settings, Depends(get_settings)], model: Model) -> Vote:
     task_id_var.set(request.task_id)
     role = ROLES[settings.agent_role]
     if not role.votes:

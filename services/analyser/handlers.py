@@ -2,22 +2,23 @@
 
 import json
 from functools import partial
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from services.common import sidecar
 from services.common.contracts import AnalysisComplete, CloudEvent, DataReceived
-from services.common.model import ModelClient, get_model
+from services.common.model import Model, ModelClient
+from services.common.serve import StoresDep
 from services.common.settings import get_settings
 from services.common.subscriber import handle_once
 
-router = APIRouter()
+router = APIRouter(prefix="/events", tags=["subscriptions"])
 INSTRUCTIONS = ("You are a data analyst. In two sentences, say what this data shows and whether "
                 "anything in it looks unusual.")
 
 
-def analyse(model: ModelClient, data: DataReceived, correlation_id: str, event: CloudEvent) -> dict:
+def analyse(model: ModelClient, data: DataReceived, correlation_id: str, event: CloudEvent) -> dict[str, Any]:
     settings = get_settings()
     done = model.chat(INSTRUCTIONS, f"Source: {data.source}\nData: {json.dumps(data.payload)[:4000]}",
                       max_tokens=120)
@@ -31,6 +32,6 @@ def analyse(model: ModelClient, data: DataReceived, correlation_id: str, event: 
     return {"published": out_id, "analysis": done.text[:500], "tokens": done.usage.completion_tokens}
 
 
-@router.post("/events/data-received")
-def on_data_received(event: CloudEvent, model: Annotated[ModelClient, Depends(get_model)]) -> dict:
-    return handle_once(event, "data-received", DataReceived, partial(analyse, model))
+@router.post("/data-received")
+def on_data_received(event: CloudEvent, model: Model, stores: StoresDep) -> dict[str, str]:
+    return handle_once(event, "data-received", DataReceived, stores.events, partial(analyse, model))

@@ -3,22 +3,24 @@ event, so storing the same event again overwrites one file instead of adding ano
 
 import json
 import re
+from typing import Any
 
 from fastapi import APIRouter
 
 from services.common import sidecar
 from services.common.contracts import CloudEvent, DataReceived, utc_now
+from services.common.serve import StoresDep
 from services.common.settings import get_settings
 from services.common.subscriber import handle_once
 
-router = APIRouter()
+router = APIRouter(prefix="/events", tags=["subscriptions"])
 
 
 def safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100]
 
 
-def archive(data: DataReceived, correlation_id: str, event: CloudEvent) -> dict:
+def archive(data: DataReceived, correlation_id: str, event: CloudEvent) -> dict[str, Any]:
     name = f"data-{safe(correlation_id)}-{safe(event.id)}.json"
     record = {"event_id": event.id, "correlation_id": correlation_id, "source": data.source,
               "payload": data.payload, "archived_at": utc_now()}
@@ -26,6 +28,6 @@ def archive(data: DataReceived, correlation_id: str, event: CloudEvent) -> dict:
     return {"artifact": name}
 
 
-@router.post("/events/data-received")
-def on_data_received(event: CloudEvent) -> dict:
-    return handle_once(event, "data-received", DataReceived, archive)
+@router.post("/data-received")
+def on_data_received(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
+    return handle_once(event, "data-received", DataReceived, stores.events, archive)

@@ -1,9 +1,5 @@
-from fastapi import FastAPI
-
-from services.common.serve import add_health
+from services.common.serve import create_service
 
 from . import handlers
 
-app = FastAPI(title="Baton archiver")
-app.include_router(handlers.router)
-add_health(app, subscribes=["data-received"])
+app = create_service("Baton archiver", handlers.router, subscribes=["data-received"])

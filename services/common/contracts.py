@@ -1,7 +1,7 @@
 """JSON contracts between Baton services. Each is documented in docs/contracts.md so an
 agent can be rewritten in another language without touching the others."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -13,7 +13,7 @@ TERMINAL_STATUSES = ("completed", "failed")
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 class Usage(BaseModel):
@@ -87,6 +87,11 @@ class StepRecord(BaseModel):
     result: dict[str, Any]
     agent: str | None = None
     usage: Usage | None = None
+
+    @classmethod
+    def of_reply(cls, name: str, reply: AgentReply) -> "StepRecord":
+        return cls(name=name, completed_at=utc_now(), agent=reply.agent, usage=reply.usage,
+                   result={"agent": reply.agent, "model": reply.model, "output": reply.output})
 
 
 class TaskDocument(BaseModel):

@@ -15,11 +15,6 @@ def events_key(correlation_id: str) -> str:
     return f"baton:events:{correlation_id}"
 
 
-def notifications_key(correlation_id: str) -> str:
-    """Written by the notifier, read by the orchestrator's API."""
-    return f"baton:notifications:{correlation_id}"
-
-
 class EventRecord(BaseModel):
     subscriber: str
     topic: str
@@ -32,10 +27,10 @@ class EventRecord(BaseModel):
 
 class EventLog:
     def __init__(self, docs: JsonDocuments):
-        self.docs = docs
+        self._docs = docs
 
     def seen(self, correlation_id: str, subscriber: str, event_id: str) -> bool:
-        doc = self.docs.get(events_key(correlation_id)) or {"entries": []}
+        doc = self._docs.get(events_key(correlation_id)) or {"entries": []}
         return any(e["subscriber"] == subscriber and e["event_id"] == event_id for e in doc["entries"])
 
     def record(self, correlation_id: str, record: EventRecord) -> bool:
@@ -43,7 +38,7 @@ class EventLog:
         returns False for such a duplicate."""
         added = False
 
-        def change(doc: dict) -> None:
+        def change(doc: dict[str, Any]) -> None:
             nonlocal added
             added = False  # re-evaluated on every ETag retry
             if any(e["subscriber"] == record.subscriber and e["event_id"] == record.event_id
@@ -52,9 +47,9 @@ class EventLog:
             doc["entries"].append(record.model_copy(update={"recorded_at": utc_now()}).model_dump())
             added = True
 
-        self.docs.update(events_key(correlation_id), change, default={"entries": []})
+        self._docs.update(events_key(correlation_id), change, default={"entries": []})
         return added
 
     def list(self, correlation_id: str) -> list[EventRecord]:
-        doc = self.docs.get(events_key(correlation_id)) or {"entries": []}
+        doc = self._docs.get(events_key(correlation_id)) or {"entries": []}
         return [EventRecord.model_validate(e) for e in doc["entries"]]

@@ -8,6 +8,8 @@ import time
 from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from .settings import Settings
+
 
 class Fault(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -15,13 +17,13 @@ class Fault(BaseModel):
     fail: bool = Field(False, description="answer 503 instead of doing the work")
 
 
-def require_fault_injection(requested, settings) -> None:
+def require_fault_injection(requested: object, settings: Settings) -> None:
     """A request that carries faults is refused with 403 unless fault injection is on."""
     if requested and not settings.allow_fault_injection:
         raise HTTPException(403, "fault injection is disabled; set BATON_ALLOW_FAULT_INJECTION=true")
 
 
-def apply_fault(requested: Fault | None, settings) -> None:
+def apply_fault(requested: Fault | None, settings: Settings) -> None:
     """Apply the request's fault (only if fault injection is allowed, else 403) or the
     agent's configured one: sleep and/or fail (blocking: agents serve requests on threads)."""
     require_fault_injection(requested, settings)

@@ -5,6 +5,8 @@ import contextvars
 import logging
 import sys
 
+from dapr.ext.workflow.logger import LoggerOptions
+
 task_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("task_id", default="-")
 
 
@@ -32,9 +34,7 @@ def setup_logging(service: str, level: str = "INFO") -> None:
 SDK_LOGGERS = ("WorkflowRuntime", "DaprWorkflowClient", "durabletask-worker", "durabletask-client")
 
 
-def sdk_logger_options(level: str = "WARNING"):
-    from dapr.ext.workflow.logger import LoggerOptions
-
+def sdk_logger_options(level: str = "WARNING") -> LoggerOptions:
     for name in SDK_LOGGERS:
         logging.getLogger(name).setLevel(level)
     return LoggerOptions(log_level=level, log_handler=logging.NullHandler())

@@ -2,15 +2,18 @@
 embedded local model, OpenAI, or Azure OpenAI."""
 
 import json
+import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import openai
-from fastapi import Request
+from fastapi import Depends, HTTPException, Request
 
 from .contracts import Usage
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,7 +54,7 @@ class ModelClient:
     def __init__(self, settings: Settings, client: openai.OpenAI | None = None):
         self.settings = settings
         self.instant = settings.model_provider == "instant"
-        self.client = client or (None if self.instant else make_openai_client(settings))
+        self.client = client if client is not None or self.instant else make_openai_client(settings)
 
     def estimate_cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         s = self.settings
@@ -71,6 +74,8 @@ class ModelClient:
                 "type": "json_schema",
                 "json_schema": {"name": "reply", "schema": json_schema, "strict": True},
             }}
+        if self.client is None:
+            raise RuntimeError("no model client configured")
         started = time.monotonic()
         resp = self.client.chat.completions.create(
             model=self.settings.model_name,
@@ -94,7 +99,21 @@ class ModelClient:
         )
 
 
+def ask(model: ModelClient, instructions: str, text: str, *, max_tokens: int | None = None,
+        json_schema: dict[str, Any] | None = None) -> Completion:
+    """One model call from a route; a model that is down or answers an error becomes a 502
+    that says so."""
+    try:
+        return model.chat(instructions, text, max_tokens=max_tokens, json_schema=json_schema)
+    except Exception as err:
+        log.exception("model call failed")
+        raise HTTPException(502, f"model call failed: {type(err).__name__}: {err}") from err
+
 
 def get_model(request: Request) -> ModelClient:
     """FastAPI dependency: the process's model client, created in the app's lifespan."""
-    return request.app.state.model
+    model: ModelClient = request.app.state.model
+    return model
+
+
+Model = Annotated[ModelClient, Depends(get_model)]

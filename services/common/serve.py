@@ -1,10 +1,17 @@
-"""Process entry points shared by every service: logging with task ids, uvicorn, /health."""
+"""Process entry points shared by every service: logging with task ids, uvicorn, the app
+factory with its lifespan (stores, model client) and /health."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 
 from .logs import setup_logging
-from .settings import get_settings
+from .model import ModelClient
+from .settings import Settings, get_settings
+from .stores import Stores, build_stores
 
 
 def serve(app_path: str) -> None:
@@ -13,7 +20,36 @@ def serve(app_path: str) -> None:
     uvicorn.run(app_path, host=settings.host, port=settings.port, log_config=None)
 
 
-def add_health(app: FastAPI, **details) -> None:
-    @app.get("/health")
-    def health() -> dict:
-        return {"status": "ok", "app_id": get_settings().app_id, **details}
+def get_stores(request: Request) -> Stores:
+    """FastAPI dependency: the process's stores, built once in the app's lifespan."""
+    stores: Stores = request.app.state.stores
+    return stores
+
+
+StoresDep = Annotated[Stores, Depends(get_stores)]
+
+
+def create_service(title: str, *routers: APIRouter, with_model: bool = False,
+                   check: Callable[[Settings], None] | None = None, **health_details: Any) -> FastAPI:
+    """A Baton service: its routers, its stores (and model client) built once at start-up,
+    and GET /health. `check` may refuse a misconfigured start by raising."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings = get_settings()
+        if check:
+            check(settings)
+        app.state.stores = build_stores(settings.state_store)
+        if with_model:
+            app.state.model = ModelClient(settings)
+        yield
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    for router in routers:
+        app.include_router(router)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "app_id": get_settings().app_id, **health_details}
+
+    return app

@@ -44,7 +44,6 @@ class Settings(BaseSettings):
 
     # Agent calls from workflow activities (through the sidecar; resiliency applies there).
     agent_call_timeout_seconds: float = Field(180, gt=0)
-    agent_call_attempts: int = Field(3, ge=1, le=10)
     message_ttl_seconds: int = Field(3600, ge=1)
 
     # Level for the workflow SDK's own logs (it logs every orchestration step at INFO).

@@ -49,7 +49,10 @@ def invoke(app_id: str, method: str, body: dict[str, Any], timeout: float) -> di
         raise AgentCallError(f"{app_id}/{method}: {type(err).__name__}: {err}") from err
     if resp.status_code >= 300:
         raise AgentCallError(f"{app_id}/{method} answered {resp.status_code}: {resp.text[:500]}")
-    return resp.json()
+    reply = resp.json()
+    if not isinstance(reply, dict):
+        raise AgentCallError(f"{app_id}/{method} answered {type(reply).__name__}, not a JSON object")
+    return reply
 
 
 def publish(pubsub: str, topic: str, data: dict[str, Any], *, event_id: str, event_type: str,

@@ -6,7 +6,8 @@ so concurrent agents never lose each other's updates."""
 
 import json
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 from dapr.clients.exceptions import DaprGrpcError
@@ -19,18 +20,19 @@ log = logging.getLogger(__name__)
 _FIRST_WRITE = StateOptions(concurrency=Concurrency.first_write, consistency=Consistency.strong)
 
 
-class DocumentNotFound(KeyError):
+class DocumentNotFoundError(KeyError):
     pass
 
 
-class ETagConflict(RuntimeError):
+class ETagConflictError(RuntimeError):
     pass
 
 
 def _is_etag_conflict(err: DaprGrpcError) -> bool:
     # Dapr maps a state store's ETag mismatch to gRPC ABORTED (and FAILED_PRECONDITION
     # for stores that report it that way).
-    return err.code() in (grpc.StatusCode.ABORTED, grpc.StatusCode.FAILED_PRECONDITION)
+    code = err.code()  # type: ignore[no-untyped-call]  # the SDK leaves it unannotated
+    return code in (grpc.StatusCode.ABORTED, grpc.StatusCode.FAILED_PRECONDITION)
 
 
 class JsonDocuments:
@@ -39,7 +41,8 @@ class JsonDocuments:
 
     def get(self, key: str) -> dict[str, Any] | None:
         resp = dapr_client().get_state(self.store, key, state_metadata={"contentType": "application/json"})
-        return json.loads(resp.data) if resp.data else None
+        doc: dict[str, Any] | None = json.loads(resp.data) if resp.data else None
+        return doc
 
     def create(self, key: str, doc: dict[str, Any]) -> bool:
         """Write a new document; False if one already exists. (A first-write save with no
@@ -53,7 +56,7 @@ class JsonDocuments:
         return True
 
     @retry(
-        retry=retry_if_exception_type(ETagConflict),
+        retry=retry_if_exception_type(ETagConflictError),
         stop=stop_after_attempt(20),
         wait=wait_random_exponential(multiplier=0.02, max=1.0),
         reraise=True,
@@ -65,11 +68,11 @@ class JsonDocuments:
         resp = dapr_client().get_state(self.store, key)
         if not resp.data:
             if default is None:
-                raise DocumentNotFound(key)
-            doc = json.loads(json.dumps(default))
+                raise DocumentNotFoundError(key)
+            doc: dict[str, Any] = json.loads(json.dumps(default))
             change(doc)
             if not self.create(key, doc):
-                raise ETagConflict(key)
+                raise ETagConflictError(key)
             return doc
         doc = json.loads(resp.data)
         change(doc)
@@ -78,6 +81,6 @@ class JsonDocuments:
         except DaprGrpcError as err:
             if _is_etag_conflict(err):
                 log.debug("etag conflict on %s, retrying", key)
-                raise ETagConflict(key) from err
+                raise ETagConflictError(key) from err
             raise
         return doc

@@ -4,8 +4,8 @@ subscriber has one effect. A processing error answers 500, so Dapr retries the d
 (components/resiliency.yaml) and then dead-letters it; nothing is swallowed."""
 
 import logging
-from functools import lru_cache
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -14,15 +14,10 @@ from .events import EventLog, EventRecord
 from .faults import Fault, apply_fault
 from .logs import task_id_var
 from .settings import get_settings
-from .state import JsonDocuments
 
 log = logging.getLogger(__name__)
 SUCCESS, DROP = {"status": "SUCCESS"}, {"status": "DROP"}
-
-
-@lru_cache
-def event_log() -> EventLog:
-    return EventLog(JsonDocuments(get_settings().state_store))
+EventData = TypeVar("EventData", bound=BaseModel)
 
 
 def correlation_of(event: CloudEvent) -> str:
@@ -30,7 +25,7 @@ def correlation_of(event: CloudEvent) -> str:
     return str(data.get("correlation_id") or event.id)[:100]
 
 
-def requested_fault(data: dict, subscriber: str) -> Fault | None:
+def requested_fault(data: dict[str, Any], subscriber: str) -> Fault | None:
     """Events may carry {"faults": {<app id>: Fault}}; honoured only with fault injection on."""
     spec = (data.get("faults") or {}).get(subscriber) if isinstance(data.get("faults"), dict) else None
     if spec is None:
@@ -41,12 +36,11 @@ def requested_fault(data: dict, subscriber: str) -> Fault | None:
     return Fault.model_validate(spec)
 
 
-def handle_once(event: CloudEvent, topic: str, model: type[BaseModel],
-                process: Callable[[Any, str, CloudEvent], dict]) -> dict:
+def handle_once(event: CloudEvent, topic: str, model: type[EventData], events: EventLog,
+                process: Callable[[EventData, str, CloudEvent], dict[str, Any]]) -> dict[str, str]:
     subscriber = get_settings().app_id
     correlation_id = correlation_of(event)
     task_id_var.set(correlation_id)
-    events = event_log()
     if events.seen(correlation_id, subscriber, event.id):
         log.info("%s %s already processed: duplicate delivery, no second effect", event.type, event.id)
         return SUCCESS

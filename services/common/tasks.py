@@ -10,28 +10,28 @@ def task_key(task_id: str) -> str:
     return f"baton:task:{task_id}"
 
 
-def _add_usage(doc: dict, agent: str, used: Usage) -> None:
+def _add_usage(doc: dict[str, Any], agent: str, used: Usage) -> None:
     so_far = Usage.model_validate(doc["usage"].get(agent, {}))
     doc["usage"][agent] = so_far.plus(used).model_dump()
 
 
 class TaskStore:
     def __init__(self, docs: JsonDocuments):
-        self.docs = docs
+        self._docs = docs
 
     def create(self, task_id: str, workflow: str, task_input: dict[str, Any]) -> TaskDocument:
         doc = TaskDocument(task_id=task_id, workflow=workflow, input=task_input)
-        if not self.docs.create(task_key(task_id), doc.model_dump(mode="json")):
+        if not self._docs.create(task_key(task_id), doc.model_dump(mode="json")):
             raise ValueError(f"task {task_id} already exists")
         return doc
 
     def get(self, task_id: str) -> TaskDocument | None:
-        raw = self.docs.get(task_key(task_id))
+        raw = self._docs.get(task_key(task_id))
         return TaskDocument.model_validate(raw) if raw else None
 
-    def set_status(self, task_id: str, status: TaskStatus, *, result: dict | None = None,
+    def save_status(self, task_id: str, status: TaskStatus, *, result: dict[str, Any] | None = None,
                    error: str | None = None) -> TaskDocument:
-        def change(doc: dict) -> None:
+        def change(doc: dict[str, Any]) -> None:
             # A finished task stays finished: a replayed or late update must not reopen it.
             if doc["status"] in TERMINAL_STATUSES and status not in TERMINAL_STATUSES:
                 return
@@ -42,27 +42,27 @@ class TaskStore:
                 doc["error"] = error
             doc["updated_at"] = utc_now()
 
-        return TaskDocument.model_validate(self.docs.update(task_key(task_id), change))
+        return TaskDocument.model_validate(self._docs.update(task_key(task_id), change))
 
-    def record_step(self, task_id: str, step: StepRecord) -> TaskDocument:
+    def add_step(self, task_id: str, step: StepRecord) -> TaskDocument:
         """Add a completed step, replacing an earlier record of the same step (a retried
         activity records once), and add its token usage to the agent's total."""
 
-        def change(doc: dict) -> None:
+        def change(doc: dict[str, Any]) -> None:
             doc["steps"] = [s for s in doc["steps"] if s["name"] != step.name]
             doc["steps"].append(step.model_dump(mode="json"))
             if step.agent and step.usage:
                 _add_usage(doc, step.agent, step.usage)
             doc["updated_at"] = utc_now()
 
-        return TaskDocument.model_validate(self.docs.update(task_key(task_id), change))
+        return TaskDocument.model_validate(self._docs.update(task_key(task_id), change))
 
-    def update_node(self, task_id: str, path: list[str], fields: dict[str, Any],
+    def merge_tree_node(self, task_id: str, path: list[str], fields: dict[str, Any],
                     usage: tuple[str, Usage] | None = None) -> TaskDocument:
         """Merge `fields` into the tree node at `path` (created as needed), e.g.
         ["managers", "research", "workers", "web-scraper"]; optionally add an agent's usage."""
 
-        def change(doc: dict) -> None:
+        def change(doc: dict[str, Any]) -> None:
             node = doc.get("tree") or {}
             doc["tree"] = node
             for name in path:
@@ -72,4 +72,4 @@ class TaskStore:
                 _add_usage(doc, *usage)
             doc["updated_at"] = utc_now()
 
-        return TaskDocument.model_validate(self.docs.update(task_key(task_id), change))
+        return TaskDocument.model_validate(self._docs.update(task_key(task_id), change))

@@ -1,9 +1,5 @@
-from fastapi import FastAPI
-
-from services.common.serve import add_health
+from services.common.serve import create_service
 
 from . import handlers
 
-app = FastAPI(title="Baton notifier")
-app.include_router(handlers.router)
-add_health(app, subscribes=["data-received", "analysis-complete"])
+app = create_service("Baton notifier", handlers.router, subscribes=["data-received", "analysis-complete"])

@@ -5,22 +5,19 @@ from typing import Annotated
 from dapr.ext.workflow import DaprWorkflowClient
 from fastapi import Depends, Request
 
-from services.common.events import EventLog
+from services.common.serve import StoresDep, get_stores
 from services.common.tasks import TaskStore
 
 
 def get_tasks(request: Request) -> TaskStore:
-    return request.app.state.tasks
+    return get_stores(request).tasks
 
 
 def get_workflows(request: Request) -> DaprWorkflowClient:
-    return request.app.state.workflows
-
-
-def get_events(request: Request) -> EventLog:
-    return request.app.state.events
+    client: DaprWorkflowClient = request.app.state.workflows
+    return client
 
 
 Tasks = Annotated[TaskStore, Depends(get_tasks)]
 Workflows = Annotated[DaprWorkflowClient, Depends(get_workflows)]
-Events = Annotated[EventLog, Depends(get_events)]
+__all__ = ["StoresDep", "Tasks", "Workflows", "get_stores"]

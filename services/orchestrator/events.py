@@ -11,16 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common import sidecar
 from services.common.contracts import CloudEvent, DataReceived
-from services.common.events import EventRecord, notifications_key
+from services.common.events import EventRecord
 from services.common.faults import require_fault_injection
 from services.common.logs import task_id_var
+from services.common.serve import StoresDep
 from services.common.settings import get_settings
 from services.common.subscriber import DROP, SUCCESS
 
-from .deps import Events
-
 log = logging.getLogger(__name__)
-router = APIRouter()
+collector = APIRouter(tags=["event-driven"])
+events_router = APIRouter(prefix="/events", tags=["event-driven"])
+notifications_router = APIRouter(prefix="/notifications", tags=["event-driven"])
 CorrelationId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
@@ -40,7 +41,7 @@ class Collected(BaseModel):
     status: str = "published"
 
 
-@router.post("/collect", status_code=202, response_model=Collected)
+@collector.post("/collect", status_code=202, response_model=Collected)
 def collect(body: CollectRequest) -> Collected:
     """The data collector: publish a DataReceived event for the subscribers."""
     settings = get_settings()
@@ -57,21 +58,21 @@ def collect(body: CollectRequest) -> Collected:
     return Collected(correlation_id=correlation_id, event_id=event_id)
 
 
-@router.get("/events/{correlation_id}")
-def list_events(correlation_id: CorrelationId, events: Events) -> dict:
+@events_router.get("/{correlation_id}")
+def list_events(correlation_id: CorrelationId, stores: StoresDep) -> dict[str, Any]:
     """What every subscriber did with the events of one correlation id (or task id)."""
     return {"correlation_id": correlation_id,
-            "events": [e.model_dump() for e in events.list(correlation_id)]}
+            "events": [e.model_dump() for e in stores.events.list(correlation_id)]}
 
 
-@router.get("/notifications/{correlation_id}")
-def list_notifications(correlation_id: CorrelationId, events: Events) -> dict:
-    doc = events.docs.get(notifications_key(correlation_id)) or {"entries": []}
-    return {"correlation_id": correlation_id, "notifications": doc["entries"]}
+@notifications_router.get("/{correlation_id}")
+def list_notifications(correlation_id: CorrelationId, stores: StoresDep) -> dict[str, Any]:
+    notes = stores.notifications.list(correlation_id)
+    return {"correlation_id": correlation_id, "notifications": [n.model_dump() for n in notes]}
 
 
-@router.post("/events/content-published")
-def on_content_published(event: CloudEvent, events: Events) -> dict:
+@events_router.post("/content-published", tags=["subscriptions"])
+def on_content_published(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
     """Record that the orchestrator saw a ContentPublished event (once per event id)."""
     data = event.data if isinstance(event.data, dict) else {}
     task_id = str(data.get("task_id") or "")
@@ -80,7 +81,7 @@ def on_content_published(event: CloudEvent, events: Events) -> dict:
         log.error("ContentPublished event %s has no task_id; dropping", event.id)
         return DROP
     task_id_var.set(task_id)
-    added = events.record(task_id, EventRecord(
+    added = stores.events.record(task_id, EventRecord(
         subscriber=get_settings().app_id, topic=event.topic or "content-published",
         event_type=event.type, event_id=event.id, outcome="received",
         detail={"artifact": data.get("artifact"), "word_count": data.get("word_count")},

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from dapr.ext.workflow import DaprWorkflowClient
@@ -9,28 +10,24 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from services.common import sidecar
-from services.common.events import EventLog
 from services.common.logs import sdk_logger_options
 from services.common.settings import get_settings
-from services.common.state import JsonDocuments
-from services.common.tasks import TaskStore
-from workflows.registry import build_runtime
+from services.common.stores import build_stores
+from workflows.runtime import build_runtime
 
-from . import deadletters, events, routes
+from . import deadletters, events, patterns, tasks
 
 log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI):
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
-    docs = JsonDocuments(settings.state_store)
-    app.state.tasks = TaskStore(docs)
-    app.state.events = EventLog(docs)
+    app.state.stores = build_stores(settings.state_store)
     sdk_logging = sdk_logger_options(settings.workflow_sdk_log_level)
     app.state.workflows = DaprWorkflowClient(logger_options=sdk_logging)
     app.state.workflow_ready = False
-    runtime = build_runtime(sdk_logging)
+    runtime = build_runtime(settings, app.state.stores.tasks, sdk_logging)
     # start() blocks until the worker's stream to the sidecar is open.
     await asyncio.to_thread(runtime.start)
     app.state.workflow_ready = True
@@ -38,7 +35,7 @@ async def lifespan(app: FastAPI):
     try:
         yield
     finally:
-        runtime.shutdown()
+        runtime.shutdown()  # type: ignore[no-untyped-call]  # unannotated in the SDK
 
 
 def create_app() -> FastAPI:
@@ -47,11 +44,11 @@ def create_app() -> FastAPI:
         description="Multi-agent coordination patterns on Dapr. Every task is a Dapr workflow.",
         lifespan=lifespan,
     )
-    app.include_router(routes.router)
-    app.include_router(events.router)
-    app.include_router(deadletters.router)
+    for router in (patterns.router, tasks.router, events.collector, events.events_router,
+                   events.notifications_router, deadletters.router):
+        app.include_router(router)
 
-    @app.get("/health")
+    @app.get("/health", tags=["health"])
     def health() -> JSONResponse:
         checks = {
             "sidecar": sidecar.sidecar_healthy(),

@@ -1,78 +1,110 @@
-"""Request bodies of the public API: every input validated, every error says what to fix."""
+"""Request bodies of the public API: every input validated, every error says what to fix.
+Each turns into its workflow's input with `to_input`, which adds the agents the registry
+names for the pattern at this moment (a running task keeps the team it started with)."""
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from services.common.contracts import ConsensusTask
 from services.common.faults import Fault
-from workflows.consensus import DEFAULT_LABELS, VOTERS
-from workflows.hierarchical import CONTENT_WORKERS, RESEARCH_WORKERS
-from workflows.parallel import RESEARCHERS
-from workflows.sequential import AGENTS
+from services.common.registry import REGISTRY, Member, Pattern
+from workflows.consensus import DEFAULT_LABELS
+from workflows.contracts import ConsensusInput, HierarchicalInput, ParallelInput, PatternInput, SequentialInput
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 FAULTS_HELP = "Test/demo knob, by agent app id; needs BATON_ALLOW_FAULT_INJECTION=true"
 
 
-class _Request(BaseModel):
+def app_ids(pattern: Pattern) -> list[str]:
+    return [m.app_id for m in REGISTRY.members(pattern)]
+
+
+class PatternRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    pattern: ClassVar[Pattern]
     faults: dict[str, Fault] | None = Field(None, description=FAULTS_HELP)
-    allowed_agents: ClassVar[tuple[str, ...]] = ()  # the app ids a request may address
 
     @model_validator(mode="after")
-    def faults_name_known_agents(self):
-        unknown = set(self.faults or {}) - set(self.allowed_agents)
-        if unknown:
-            raise ValueError(f"faults name unknown agents {sorted(unknown)}; known: {sorted(self.allowed_agents)}")
+    def faults_name_known_agents(self) -> "PatternRequest":
+        known = set(app_ids(self.pattern))
+        if unknown := sorted(set(self.faults or {}) - known):
+            raise ValueError(f"faults name unknown agents {unknown}; known: {sorted(known)}")
         return self
 
+    def team(self) -> list[Member]:
+        return REGISTRY.members(self.pattern)
 
-class ContentRequest(_Request):
+    def input_fields(self) -> dict[str, Any]:
+        return {**self.model_dump(exclude_none=True), "team": self.team(), "faults": self.faults or {}}
+
+    def to_input(self) -> PatternInput:
+        raise NotImplementedError
+
+
+class ContentRequest(PatternRequest):
+    pattern: ClassVar[Pattern] = "sequential"
     topic: Text = Field(max_length=500, description="What the article is about")
-    allowed_agents: ClassVar[tuple[str, ...]] = tuple(AGENTS.values())
+
+    def to_input(self) -> SequentialInput:
+        return SequentialInput(**self.input_fields())
 
 
-class ResearchRequest(_Request):
+class ResearchRequest(PatternRequest):
+    pattern: ClassVar[Pattern] = "parallel"
     query: Text = Field(max_length=500, description="What to research")
     deadline_seconds: float = Field(30, gt=0, le=600, description="Stop waiting after this long")
-    allowed_agents: ClassVar[tuple[str, ...]] = tuple(RESEARCHERS)
+
+    def to_input(self) -> ParallelInput:
+        return ParallelInput(**self.input_fields())
 
 
-class ConsensusRequest(_Request):
+class ConsensusRequest(PatternRequest):
+    pattern: ClassVar[Pattern] = "consensus"
     content: Text = Field(max_length=10_000, description="What the voters judge")
     task: ConsensusTask = Field(description="moderation, classification or review")
     labels: list[Label] | None = Field(None, min_length=2, max_length=10,
                                        description="Allowed verdicts; defaults depend on the task")
-    voters: list[str] | None = Field(None, min_length=1, description=f"Subset of {VOTERS}")
+    voters: list[str] | None = Field(None, min_length=1, description=f"Subset of {app_ids('consensus')}")
     quorum: int | None = Field(None, ge=1, description="k of N votes needed; default a majority")
     deadline_seconds: float = Field(60, gt=0, le=600)
-    allowed_agents: ClassVar[tuple[str, ...]] = tuple(VOTERS)
 
     @field_validator("voters")
     @classmethod
     def known_voters(cls, voters: list[str] | None) -> list[str] | None:
         if voters is None:
             return None
-        if unknown := sorted(set(voters) - set(VOTERS)):
-            raise ValueError(f"unknown voters {unknown}; known: {VOTERS}")
+        known = app_ids("consensus")
+        if unknown := sorted(set(voters) - set(known)):
+            raise ValueError(f"unknown voters {unknown}; known: {known}")
         if len(set(voters)) != len(voters):
             raise ValueError("voters must not repeat")
         return voters
 
     @model_validator(mode="after")
-    def complete(self):
+    def complete(self) -> "ConsensusRequest":
         if self.labels is None:
             self.labels = DEFAULT_LABELS[self.task]
         elif len(set(self.labels)) != len(self.labels):
             raise ValueError("labels must be unique")
-        n = len(self.voters or VOTERS)
+        n = len(self.team())
         if self.quorum is not None and self.quorum > n:
             raise ValueError(f"quorum {self.quorum} is more than the {n} voters asked")
         return self
 
+    def team(self) -> list[Member]:
+        return [m for m in super().team() if self.voters is None or m.app_id in self.voters]
 
-class DelegateRequest(_Request):
+    def to_input(self) -> ConsensusInput:
+        fields = self.input_fields()
+        fields.pop("voters", None)
+        return ConsensusInput(**fields)
+
+
+class DelegateRequest(PatternRequest):
+    pattern: ClassVar[Pattern] = "hierarchical"
     goal: Text = Field(max_length=500, description="The job to split among managers and workers")
-    allowed_agents: ClassVar[tuple[str, ...]] = tuple(RESEARCH_WORKERS + CONTENT_WORKERS)
+
+    def to_input(self) -> HierarchicalInput:
+        return HierarchicalInput(**self.input_fields())

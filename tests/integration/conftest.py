@@ -4,13 +4,22 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
+import httpx
 import pytest
 
-from tests.integration.harness import ROOT, DaprRun, platform
+from infra.local.processes import ROOT, DaprRun, platform
 
 ORCHESTRATOR = "http://127.0.0.1:8080"
 ORCHESTRATOR_SIDECAR = "http://127.0.0.1:3500"
+
+
+def workflow_instance(instance_id: str) -> dict:
+    """The workflow engine's own view of an instance, through the orchestrator's sidecar."""
+    resp = httpx.get(f"{ORCHESTRATOR_SIDECAR}/v1.0/workflows/dapr/{instance_id}", timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
 
 
 def port_in_use(port: int) -> bool:
@@ -29,7 +38,7 @@ def local_platform():
 
 
 class WebhookReceiver(BaseHTTPRequestHandler):
-    received: list[dict] = []
+    received: ClassVar[list[dict]] = []
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))

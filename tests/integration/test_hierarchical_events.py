@@ -5,8 +5,8 @@ import uuid
 
 import httpx
 
-from tests.integration.conftest import ORCHESTRATOR, ORCHESTRATOR_SIDECAR
-from tests.integration.harness import ROOT, wait_until
+from infra.local.processes import ROOT, wait_until
+from tests.integration.conftest import ORCHESTRATOR, ORCHESTRATOR_SIDECAR, workflow_instance
 from tests.integration.test_parallel_consensus import finished, start
 
 SUBSCRIBERS_OF_DATA = {"analyser", "notifier", "archiver"}
@@ -50,6 +50,9 @@ def test_the_master_fails_only_when_a_manager_produces_nothing(baton):
     assert task["status"] == "failed" and "manager produced nothing" in task["error"]
     assert task["tree"]["managers"]["content"]["status"] == "failed"
     assert task["tree"]["managers"]["research"]["status"] == "completed"
+    instance = wait_until(lambda: (w := workflow_instance(task["task_id"]))["runtimeStatus"] != "RUNNING" and w,
+                          timeout=30, what="the workflow instance to end")
+    assert instance["runtimeStatus"] == "FAILED" and instance["workflowName"] == "hierarchical"
 
 
 def publish(topic: str, data: dict, event_id: str | None = None, event_type: str = "DataReceived") -> None:
@@ -82,7 +85,7 @@ def test_an_event_published_through_the_dapr_http_api_reaches_all_three_subscrib
     assert json.loads((ROOT / ".data/artifacts" / archived).read_text())["payload"] == {"temperature": 41.5}
     notes = httpx.get(f"{ORCHESTRATOR}/notifications/{cid}", timeout=10).json()["notifications"]
     assert sorted(n["kind"] for n in notes) == ["analysis_complete", "data_received"]
-    url, received = webhook
+    _url, received = webhook
     delivered = [n for n in received if n["correlation_id"] == cid]
     assert sorted(n["kind"] for n in delivered) == ["analysis_complete", "data_received"]
 

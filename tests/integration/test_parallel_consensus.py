@@ -4,10 +4,11 @@ import time
 
 import httpx
 
+from infra.local.processes import wait_until
+from services.common.registry import REGISTRY
 from tests.integration.conftest import ORCHESTRATOR, ORCHESTRATOR_SIDECAR
-from tests.integration.harness import wait_until
 
-RESEARCHERS = ["web-researcher", "academic-researcher", "news-researcher", "social-researcher"]
+RESEARCHERS = [m.app_id for m in REGISTRY.members("parallel")]
 
 
 def start(path: str, body: dict) -> tuple[str, float]:
@@ -39,7 +40,8 @@ def test_all_four_research_agents_answer(baton):
     assert task["status"] == "completed"
     result = task["result"]
     assert result["completed_agents"] == 4 and result["timed_out"] is False and result["failed_agents"] == []
-    assert [s["agent"] for s in result["sources"]] == RESEARCHERS
+    assert [s["app_id"] for s in result["sources"]] == RESEARCHERS
+    assert [s["agent"] for s in result["sources"]] == ["web", "academic", "news", "social"]  # the lesson's names
     assert all(s["data"].strip() for s in result["sources"])
     assert result["summary"].count("\n") == 3
     assert {s["name"] for s in task["steps"]} == set(RESEARCHERS)
@@ -54,8 +56,8 @@ def test_an_agent_slower_than_the_deadline_leaves_three_sources_and_timed_out(ba
     result = task["result"]
     assert task["status"] == "completed"
     assert result["timed_out"] is True and result["completed_agents"] == 3
-    assert result["late_agents"] == ["academic-researcher"]
-    assert "academic-researcher" not in [s["agent"] for s in result["sources"]]
+    assert result["late_agents"] == ["academic"]
+    assert "academic-researcher" not in [s["app_id"] for s in result["sources"]]
     assert deadline <= elapsed < deadline + 6, f"completed after {elapsed:.1f}s for an {deadline}s deadline"
 
 
@@ -70,7 +72,7 @@ def test_a_stopped_agent_is_named_in_failed_agents_of_a_partial_result(baton):
     assert task["status"] == "completed" and result["timed_out"] is False
     assert result["completed_agents"] == 3
     (failed,) = result["failed_agents"]
-    assert failed["agent"] == "social-researcher" and failed["error"]
+    assert failed["agent"] == "social" and failed["app_id"] == "social-researcher" and failed["error"]
     wait_until(lambda: agent_healthy("social-researcher"), timeout=60, what="social-researcher to come back")
 
 
@@ -128,7 +130,7 @@ def test_circuit_breaker_stops_calls_to_a_failing_agent_and_lets_a_trial_call_cl
     result = finished(task_id)["result"]
     assert result["completed_agents"] == 3
     (failed,) = result["failed_agents"]
-    assert failed["agent"] == "news-researcher" and failed["skipped"] is True
+    assert failed["app_id"] == "news-researcher" and failed["agent"] == "news" and failed["skipped"] is True
 
     # Dapr keys the breaker by app and method: the agent's /health still answers meanwhile.
     assert agent_healthy("news-researcher")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.integration.harness import ROOT, DaprRun, is_running, platform, wait_until
+from infra.local.processes import ROOT, DaprRun, is_running, platform, wait_until
 
 VERSIONS = dict(re.findall(r"^(\w+)=(\S+)", (ROOT / "versions.env").read_text(), re.M))
 BIN = ROOT / ".dapr" / "bin"

@@ -7,8 +7,8 @@ from datetime import datetime
 import httpx
 import pytest
 
-from tests.integration.conftest import ORCHESTRATOR
-from tests.integration.harness import ROOT, wait_until
+from infra.local.processes import ROOT, wait_until
+from tests.integration.conftest import ORCHESTRATOR, workflow_instance
 
 
 def start_content(topic: str, **extra) -> str:
@@ -40,7 +40,7 @@ def test_pipeline_completes_with_four_ordered_steps_an_artifact_and_an_event(bat
     assert [s["name"] for s in steps] == ["research", "write", "edit", "publish"]
     times = [datetime.fromisoformat(s["completed_at"]) for s in steps]
     assert times == sorted(times)
-    for step, agent in zip(steps, ["research-agent", "writer-agent", "editor-agent"]):
+    for step, agent in zip(steps, ["research-agent", "writer-agent", "editor-agent"], strict=False):
         assert step["agent"] == agent and step["result"]["output"].strip()
         assert step["usage"]["completion_tokens"] > 0
     assert set(task["usage"]) == {"research-agent", "writer-agent", "editor-agent"}
@@ -67,6 +67,10 @@ def test_a_failing_step_ends_the_task_failed_with_the_error(baton):
     assert task["status"] == "failed"
     assert "writer-agent" in task["error"] and "503" in task["error"]
     assert [s["name"] for s in task["steps"]] == ["research"]
+    # The engine agrees: the instance itself failed (what `dapr workflow list` shows).
+    instance = wait_until(lambda: (w := workflow_instance(task_id))["runtimeStatus"] != "RUNNING" and w,
+                          timeout=30, what="the workflow instance to end")
+    assert instance["runtimeStatus"] == "FAILED" and instance["workflowName"] == "sequential"
 
 
 @pytest.mark.parametrize("payload, status", [
@@ -102,7 +106,7 @@ def test_concurrent_step_updates_through_the_sidecar_lose_nothing(baton, monkeyp
 
         def writer(n: int):
             for i in range(5):
-                tasks.record_step(task_id, StepRecord(
+                tasks.add_step(task_id, StepRecord(
                     name=f"w{n}-{i}", completed_at="2026-01-01T00:00:00+00:00", result={}, agent=f"agent-{n % 2}",
                     usage=Usage(prompt_tokens=1, completion_tokens=1)))
 

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from services.common.settings import get_settings
 from services.common.tasks import TaskStore
-from services.orchestrator import deps, routes
+from services.orchestrator import deps, patterns, tasks
 from tests.unit.fakes import MemoryDocuments
 
 
@@ -21,7 +21,8 @@ class FakeWorkflows:
     def schedule_new_workflow(self, workflow, *, input, instance_id):
         if self.fail:
             raise RuntimeError("sidecar unavailable")
-        self.scheduled.append((workflow.__name__, input, instance_id))
+        assert isinstance(workflow, str), "workflows are scheduled by their registered name"
+        self.scheduled.append((workflow, input.model_dump(mode="json"), instance_id))
         return instance_id
 
     def get_workflow_state(self, instance_id, fetch_payloads=True):
@@ -31,11 +32,13 @@ class FakeWorkflows:
 @pytest.fixture
 def env():
     app = FastAPI()
-    app.include_router(routes.router)
-    tasks, workflows = TaskStore(MemoryDocuments()), FakeWorkflows()
-    app.dependency_overrides[deps.get_tasks] = lambda: tasks
+    app.include_router(patterns.router)
+    app.include_router(tasks.router)
+    docs = MemoryDocuments()
+    store, workflows = TaskStore(docs), FakeWorkflows()
+    app.dependency_overrides[deps.get_tasks] = lambda: store
     app.dependency_overrides[deps.get_workflows] = lambda: workflows
-    return SimpleNamespace(client=TestClient(app), tasks=tasks, workflows=workflows, app=app)
+    return SimpleNamespace(client=TestClient(app), tasks=store, docs=docs, workflows=workflows, app=app)
 
 
 def test_create_content_answers_202_with_the_lesson_shape_and_schedules_the_workflow(env):
@@ -44,7 +47,12 @@ def test_create_content_answers_202_with_the_lesson_shape_and_schedules_the_work
     body = resp.json()
     assert body["status"] == "started" and body["workflow"] == "sequential"
     assert body["steps"] == ["research", "write", "edit", "publish"]
-    assert env.workflows.scheduled == [("sequential_workflow", {"topic": "Dapr agents"}, body["task_id"])]
+    (name, workflow_input, instance_id), = env.workflows.scheduled
+    assert (name, instance_id) == ("sequential", body["task_id"])
+    assert workflow_input["topic"] == "Dapr agents" and workflow_input["faults"] == {}
+    assert workflow_input["team"] == [{"part": "research", "app_id": "research-agent"},
+                                      {"part": "write", "app_id": "writer-agent"},
+                                      {"part": "edit", "app_id": "editor-agent"}]
     task = env.client.get(f"/task/{body['task_id']}").json()
     assert task["status"] == "pending" and task["input"] == {"topic": "Dapr agents"}
 
@@ -91,9 +99,9 @@ def test_unknown_task_is_404(env):
 
 def quiet_task(env, task_id: str, seconds: float) -> None:
     env.tasks.create(task_id, "sequential", {"topic": "x"})
-    env.tasks.set_status(task_id, "in_progress")
-    doc = env.tasks.docs.docs[f"baton:task:{task_id}"]
-    doc["updated_at"] = (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat()
+    env.tasks.save_status(task_id, "in_progress")
+    doc = env.docs.docs[f"baton:task:{task_id}"]
+    doc["updated_at"] = (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat()
 
 
 def test_a_task_whose_workflow_ended_abnormally_never_shows_in_progress(env):
@@ -124,7 +132,7 @@ def test_scheduling_failure_answers_503_and_marks_the_task_failed(env):
     env.workflows.fail = True
     resp = env.client.post("/create-content", json={"topic": "x"})
     assert resp.status_code == 503 and "unavailable" in resp.text
-    (doc,) = env.tasks.docs.docs.values()
+    (doc,) = env.docs.docs.values()
     assert doc["status"] == "failed" and "sidecar unavailable" in doc["error"]
 
 
@@ -133,7 +141,9 @@ def test_research_parallel_answers_202_with_agents_dispatched_and_the_deadline(e
     assert resp.status_code == 202
     body = resp.json()
     assert body["workflow"] == "parallel" and body["agents_dispatched"] == 4 and body["deadline_seconds"] == 12
-    assert env.workflows.scheduled[0][:2] == ("parallel_workflow", {"query": "edge AI", "deadline_seconds": 12.0})
+    name, workflow_input, _ = env.workflows.scheduled[0]
+    assert name == "parallel" and workflow_input["query"] == "edge AI" and workflow_input["deadline_seconds"] == 12.0
+    assert [m["part"] for m in workflow_input["team"]] == ["web", "academic", "news", "social"]
 
 
 @pytest.mark.parametrize("payload, fragment", [

@@ -8,16 +8,29 @@ from fastapi.testclient import TestClient
 
 from services.common import subscriber
 from services.common.contracts import CloudEvent, DataReceived
+from services.common.deadletters import DeadLetterStore
 from services.common.events import EventLog
-from services.orchestrator import deadletters, deps
+from services.common.notifications import NotificationStore
+from services.common.serve import get_stores
+from services.common.stores import Stores
+from services.common.tasks import TaskStore
+from services.orchestrator import deadletters
 from tests.unit.fakes import MemoryDocuments
 
 
+def memory_stores() -> Stores:
+    docs = MemoryDocuments()
+    return Stores(tasks=TaskStore(docs), events=EventLog(docs), notifications=NotificationStore(docs),
+                  dead_letters=DeadLetterStore(docs))
+
+
 @pytest.fixture
-def log(monkeypatch):
-    events = EventLog(MemoryDocuments())
-    monkeypatch.setattr(subscriber, "event_log", lambda: events)
-    return events
+def log():
+    return EventLog(MemoryDocuments())
+
+
+def handle_once(log, event, model, process):
+    return subscriber.handle_once(event, "data-received", model, log, process)
 
 
 def data_event(event_id="e1", **data):
@@ -28,8 +41,8 @@ def data_event(event_id="e1", **data):
 def test_an_event_is_processed_once_per_id(log):
     calls = []
     process = lambda data, cid, ev: calls.append((data.source, cid, ev.id)) or {"ok": True}  # noqa: E731
-    assert subscriber.handle_once(data_event(), "data-received", DataReceived, process) == subscriber.SUCCESS
-    assert subscriber.handle_once(data_event(), "data-received", DataReceived, process) == subscriber.SUCCESS
+    assert handle_once(log, data_event(), DataReceived, process) == subscriber.SUCCESS
+    assert handle_once(log, data_event(), DataReceived, process) == subscriber.SUCCESS
     assert calls == [("s", "c1", "e1")]
     (record,) = log.list("c1")
     assert record.outcome == "processed" and record.detail == {"ok": True}
@@ -37,7 +50,7 @@ def test_an_event_is_processed_once_per_id(log):
 
 def test_a_malformed_event_is_recorded_as_rejected_and_dropped(log):
     event = CloudEvent(id="bad", type="DataReceived", data={"payload": 1})
-    assert subscriber.handle_once(event, "data-received", DataReceived, lambda *a: {}) == subscriber.DROP
+    assert handle_once(log, event, DataReceived, lambda *a: {}) == subscriber.DROP
     (record,) = log.list("bad")  # no correlation id in the data: the event id correlates
     assert record.outcome == "rejected" and "source" in record.detail["error"]
 
@@ -47,19 +60,18 @@ def test_a_processing_error_propagates_so_dapr_retries_and_nothing_is_recorded(l
         raise ConnectionError("binding down")
 
     with pytest.raises(ConnectionError):
-        subscriber.handle_once(data_event(), "data-received", DataReceived, broken)
+        handle_once(log, data_event(), DataReceived, broken)
     assert log.list("c1") == []
 
 
 def test_faults_in_events_are_ignored_unless_fault_injection_is_on(log, monkeypatch):
     event = data_event(faults={"baton": {"fail": True}})  # APP_ID defaults to "baton"
-    assert subscriber.handle_once(event, "data-received", DataReceived, lambda *a: {}) == subscriber.SUCCESS
+    assert handle_once(log, event, DataReceived, lambda *a: {}) == subscriber.SUCCESS
     monkeypatch.setenv("BATON_ALLOW_FAULT_INJECTION", "true")
     subscriber.get_settings.cache_clear()
     try:
         with pytest.raises(Exception, match="injected"):
-            subscriber.handle_once(data_event("e2", faults={"baton": {"fail": True}}), "data-received",
-                                   DataReceived, lambda *a: {})
+            handle_once(log, data_event("e2", faults={"baton": {"fail": True}}), DataReceived, lambda *a: {})
     finally:
         subscriber.get_settings.cache_clear()
 
@@ -68,10 +80,10 @@ def test_faults_in_events_are_ignored_unless_fault_injection_is_on(log, monkeypa
 def dead_letters(monkeypatch):
     app = FastAPI()
     app.include_router(deadletters.router)
-    events = EventLog(MemoryDocuments())
+    stores = memory_stores()
     published = []
     monkeypatch.setattr(deadletters.sidecar, "publish", lambda *a, **k: published.append((a, k)))
-    app.dependency_overrides[deps.get_events] = lambda: events
+    app.dependency_overrides[get_stores] = lambda: stores
     return SimpleNamespace(client=TestClient(app), published=published)
 
 

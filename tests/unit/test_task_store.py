@@ -12,9 +12,9 @@ def step(name: str, agent: str = "a", tokens: int = 10) -> StepRecord:
 def test_record_step_replaces_an_earlier_record_of_the_same_step_but_counts_both_costs():
     tasks = TaskStore(MemoryDocuments())
     tasks.create("t", "sequential", {})
-    tasks.record_step("t", step("research"))
-    tasks.record_step("t", step("write"))
-    doc = tasks.record_step("t", step("research", tokens=5))  # a retried activity
+    tasks.add_step("t", step("research"))
+    tasks.add_step("t", step("write"))
+    doc = tasks.add_step("t", step("research", tokens=5))  # a retried activity
     assert [s.name for s in doc.steps] == ["write", "research"]
     assert doc.usage["a"].prompt_tokens == 25  # both model calls really happened
 
@@ -22,8 +22,8 @@ def test_record_step_replaces_an_earlier_record_of_the_same_step_but_counts_both
 def test_a_finished_task_is_not_reopened_by_a_late_update():
     tasks = TaskStore(MemoryDocuments())
     tasks.create("t", "sequential", {})
-    tasks.set_status("t", "completed", result={"ok": True})
-    assert tasks.set_status("t", "in_progress").status == "completed"
+    tasks.save_status("t", "completed", result={"ok": True})
+    assert tasks.save_status("t", "in_progress").status == "completed"
 
 
 def test_creating_a_task_twice_is_refused():

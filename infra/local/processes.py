@@ -7,7 +7,6 @@ import subprocess
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".data" / "logs"
 
@@ -68,9 +67,9 @@ class DaprRun:
 
     def start(self) -> None:
         LOGS.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([str(ROOT / ".dapr/bin/dapr"), "run", "-f", str(self.run_file)],
-                                     cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        with open(self.log_path, "w") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([str(ROOT / ".dapr/bin/dapr"), "run", "-f", str(self.run_file)],
+                                         cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 120) -> None:
         done = subprocess.run([str(ROOT / ".venv/bin/python"), str(ROOT / "infra/local/wait_ready.py"),
@@ -81,6 +80,7 @@ class DaprRun:
 
     def track(self) -> set[int]:
         """Remember every process the CLI started so far (apps, sidecars)."""
+        assert self.proc is not None, "start() first"
         self.started_pids |= descendants(self.proc.pid) | {self.proc.pid}
         return self.started_pids
 
@@ -117,8 +117,9 @@ class DaprRun:
 
     def launch(self, spec: dict) -> subprocess.Popen:
         """Start an app again, as a supervisor would after a crash."""
-        log = open(LOGS / f"test-restart-{spec['app_id']}.log", "a")
-        proc = subprocess.Popen(spec["args"], cwd=spec["cwd"], env=spec["env"], stdout=log, stderr=subprocess.STDOUT)
+        with open(LOGS / f"test-restart-{spec['app_id']}.log", "a") as log:
+            proc = subprocess.Popen(spec["args"], cwd=spec["cwd"], env=spec["env"], stdout=log,
+                                    stderr=subprocess.STDOUT)
         self.adopt(proc)
         return proc
 

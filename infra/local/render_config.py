@@ -1,0 +1,128 @@
+"""Writes dapr.yaml and components/resiliency.yaml from the app registry
+(services/common/registry.py), so an app is defined in one place.
+
+  .venv/bin/python infra/local/render_config.py          # rewrite both files (make config)
+  .venv/bin/python infra/local/render_config.py --check  # exit 1 if they differ (a unit test runs it)
+"""
+
+import argparse
+import difflib
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from services.common.registry import APPS, App  # noqa: E402
+
+GENERATED = "# Generated from services/common/registry.py by infra/local/render_config.py (make config): edit there.\n"
+
+RUN_FILE_HEAD = GENERATED + """\
+# Baton on one machine: `dapr run -f dapr.yaml` (after infra/local/platform.sh up, which
+# `make run` does for you). Every app gets its own daprd sidecar.
+version: 1
+common:
+  resourcesPath: ./components
+  # The CLI prefers <appDirPath>/.dapr/config.yaml, which bootstrap links to this same file.
+  configFilePath: ./components/daprconfig.yaml
+  appProtocol: http
+  placementHostAddress: 127.0.0.1:50005
+  schedulerHostAddress: 127.0.0.1:50006
+  appHealthCheckPath: /health
+  env:
+    PYTHONPATH: .
+    BATON_MODEL_BASE_URL: http://127.0.0.1:8181/v1
+apps:
+"""
+
+RESILIENCY_HEAD = GENERATED + """\
+# Applied by each caller's sidecar: per-agent timeouts and circuit breakers on service
+# invocation, and retried delivery (then dead-lettering) on every subscription.
+apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata:
+  name: baton-resiliency
+spec:
+  policies:
+    timeouts:
+      agentCall: 180s
+    retries:
+      # Inbound pub/sub delivery: 3 retries with exponential backoff (Dapr's exponential
+      # policy starts at 0.5 s and grows x1.5, randomised; `duration` applies only to constant
+      # policies), then the message goes to its subscription's dead-letter topic.
+      deliveryRetry:
+        policy: exponential
+        maxInterval: 15s
+        maxRetries: 3
+    circuitBreakers:
+      # After 5 consecutive failures stop calling the agent; after 60 s let one trial
+      # call through; success closes the breaker again.
+      agentBreaker:
+        maxRequests: 1
+        interval: 0s
+        timeout: 60s
+        trip: consecutiveFailures >= 5
+  targets:
+    apps:
+"""
+
+RESILIENCY_TAIL = """\
+    components:
+      pubsub:
+        inbound:
+          retry: deliveryRetry
+"""
+
+
+def _app_block(app: App) -> str:
+    lines = [f"  - appID: {app.app_id}", "    appDirPath: .", f"    appPort: {app.port}"]
+    if app.sidecar_ports:
+        lines += [f"    daprHTTPPort: {app.sidecar_ports[0]}", f"    daprGRPCPort: {app.sidecar_ports[1]}"]
+    lines.append(f'    command: [".venv/bin/python", "-m", "{app.module}"]')
+    env = {"BATON_PORT": str(app.port)}
+    if app.role:
+        env["BATON_AGENT_ROLE"] = app.role
+    env.update(app.env)
+    lines.append("    env:")
+    lines += [f"      {key}: {json.dumps(value)}" for key, value in env.items()]
+    return "\n".join(lines) + "\n"
+
+
+def run_file(apps: tuple[App, ...] = APPS) -> str:
+    return RUN_FILE_HEAD + "".join(_app_block(a) for a in apps)
+
+
+def resiliency(apps: tuple[App, ...] = APPS) -> str:
+    targets = "".join(f"      {a.app_id}: {{timeout: agentCall, circuitBreaker: agentBreaker}}\n"
+                      for a in apps if a.is_agent)
+    return RESILIENCY_HEAD + targets + RESILIENCY_TAIL
+
+
+def outputs(apps: tuple[App, ...] = APPS) -> dict[Path, str]:
+    return {ROOT / "dapr.yaml": run_file(apps), ROOT / "components" / "resiliency.yaml": resiliency(apps)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only report files that differ from the registry")
+    args = parser.parse_args()
+    stale = 0
+    for path, text in outputs().items():
+        current = path.read_text() if path.exists() else ""
+        if current == text:
+            continue
+        if args.check:
+            stale += 1
+            diff = difflib.unified_diff(current.splitlines(True), text.splitlines(True), str(path), "registry")
+            sys.stdout.writelines(diff)
+        else:
+            path.write_text(text)
+            print(f"wrote {path.relative_to(ROOT)}")
+    if stale:
+        print(f"{stale} file(s) differ from services/common/registry.py: run `make config`", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""Starting a task of each pattern (the course lesson's paths)."""
+
+import logging
+import uuid
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+
+from services.common.faults import require_fault_injection
+from services.common.logs import task_id_var
+from services.common.settings import get_settings
+from workflows.sequential import STEPS
+
+from .deps import Tasks, Workflows
+from .requests import ConsensusRequest, ContentRequest, DelegateRequest, PatternRequest, ResearchRequest
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["patterns"])
+
+
+class Started(BaseModel):
+    task_id: str
+    status: str = "started"
+    workflow: str
+    message: str
+
+
+class ContentStarted(Started):
+    steps: list[str]
+
+
+class ResearchStarted(Started):
+    agents_dispatched: int
+    deadline_seconds: float
+
+
+class ConsensusStarted(Started):
+    voters: list[str]
+    labels: list[str]
+    quorum: int | None
+
+
+class DelegateStarted(Started):
+    managers: dict[str, list[str]]
+
+
+def start_task(tasks: Tasks, workflows: Workflows, body: PatternRequest) -> str:
+    """Create the task document, then schedule the pattern's workflow (registered under the
+    pattern's name, workflows/runtime.py) with the same id."""
+    require_fault_injection(body.faults, get_settings())
+    task_id = str(uuid.uuid4())
+    task_id_var.set(task_id)
+    tasks.create(task_id, body.pattern, body.model_dump(mode="json", exclude_none=True))
+    try:
+        workflows.schedule_new_workflow(body.pattern, input=body.to_input(), instance_id=task_id)
+    except Exception as err:
+        log.exception("could not schedule the %s workflow", body.pattern)
+        tasks.save_status(task_id, "failed", error=f"could not start workflow: {err}")
+        raise HTTPException(503, f"workflow engine unavailable: {err}") from err
+    log.info("started %s workflow", body.pattern)
+    return task_id
+
+
+@router.post("/create-content", status_code=202, response_model=ContentStarted)
+def create_content(body: ContentRequest, tasks: Tasks, workflows: Workflows) -> ContentStarted:
+    """Sequential pattern: research -> write -> edit -> publish."""
+    task_id = start_task(tasks, workflows, body)
+    return ContentStarted(task_id=task_id, workflow="sequential", steps=STEPS,
+                          message="Content creation pipeline initiated")
+
+
+@router.post("/research-parallel", status_code=202, response_model=ResearchStarted)
+def research_parallel(body: ResearchRequest, tasks: Tasks, workflows: Workflows) -> ResearchStarted:
+    """Parallel pattern: every research agent at once, combined at the deadline at the latest."""
+    task_id = start_task(tasks, workflows, body)
+    return ResearchStarted(task_id=task_id, workflow="parallel", agents_dispatched=len(body.team()),
+                           deadline_seconds=body.deadline_seconds, message="Parallel research dispatched")
+
+
+@router.post("/consensus", status_code=202, response_model=ConsensusStarted)
+def consensus(body: ConsensusRequest, tasks: Tasks, workflows: Workflows) -> ConsensusStarted:
+    """Consensus pattern: several voters judge the same content; majority or k-of-N quorum."""
+    task_id = start_task(tasks, workflows, body)
+    return ConsensusStarted(task_id=task_id, workflow="consensus", voters=[m.app_id for m in body.team()],
+                            labels=body.labels or [], quorum=body.quorum, message="Voting started")
+
+
+@router.post("/delegate", status_code=202, response_model=DelegateStarted)
+def delegate(body: DelegateRequest, tasks: Tasks, workflows: Workflows) -> DelegateStarted:
+    """Hierarchical pattern: a master delegates to a research and a content manager."""
+    task_id = start_task(tasks, workflows, body)
+    team = body.team()
+    managers = {"research": [m.app_id for m in team if m.part == "research"],
+                "content": [m.app_id for m in team if m.part in ("write", "edit")]}
+    return DelegateStarted(task_id=task_id, workflow="hierarchical", message="Delegated to managers",
+                           managers=managers)

@@ -1,0 +1,49 @@
+"""Reading tasks."""
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated
+
+from dapr.ext.workflow import WorkflowStatus
+from fastapi import APIRouter, HTTPException, Path
+
+from services.common.contracts import TERMINAL_STATUSES, TaskDocument
+
+from .deps import Tasks, Workflows
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/task", tags=["tasks"])
+TaskId = Annotated[str, Path(min_length=1, max_length=100)]
+
+# A running workflow updates its task at every step; only a task quiet for this long is
+# checked against the workflow engine (polling clients would otherwise double the load).
+STALE_AFTER_SECONDS = 5.0
+
+
+def ended_from_outside(workflows: Workflows, task: TaskDocument) -> str | None:
+    """Why the task's workflow ended without recording it (terminated from outside, e.g.
+    `dapr workflow terminate`), or None. Every failure inside a workflow is recorded by its
+    lifecycle, so only what bypassed it shows here. Best effort: an engine error is logged,
+    not raised."""
+    age = (datetime.now(UTC) - datetime.fromisoformat(task.updated_at)).total_seconds()
+    if age < STALE_AFTER_SECONDS:
+        return None
+    try:
+        state = workflows.get_workflow_state(task.task_id, fetch_payloads=False)
+    except Exception as err:
+        log.warning("could not check workflow %s: %s", task.task_id, err)
+        return None
+    if state and state.runtime_status in (WorkflowStatus.FAILED, WorkflowStatus.TERMINATED):
+        details = getattr(state, "failure_details", None)
+        return getattr(details, "message", None) or state.runtime_status.name.lower()
+    return None
+
+
+@router.get("/{task_id}", response_model=TaskDocument)
+def get_task(task_id: TaskId, tasks: Tasks, workflows: Workflows) -> TaskDocument:
+    task = tasks.get(task_id)
+    if task is None:
+        raise HTTPException(404, f"no task with id {task_id}")
+    if task.status not in TERMINAL_STATUSES and (reason := ended_from_outside(workflows, task)):
+        task = task.model_copy(update={"status": "failed", "error": task.error or f"workflow ended: {reason}"})
+    return task

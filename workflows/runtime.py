@@ -1,0 +1,49 @@
+"""Every workflow and activity, registered under an explicit, stable name in one place.
+
+The name is what the workflow history stores: renaming a Python function changes
+nothing, renaming an entry here orphans running instances (see the README, "Changing a
+workflow safely")."""
+
+from collections.abc import Callable
+from typing import Any
+
+from dapr.ext.workflow import WorkflowRuntime
+from dapr.ext.workflow.logger import LoggerOptions
+
+from services.common.settings import Settings
+from services.common.tasks import TaskStore
+
+from . import runtime_deps
+from .activities import call_agent, cast_vote, publish_article, record_status, record_step, record_tree_node
+from .consensus import consensus_workflow
+from .hierarchical import content_manager, hierarchical_workflow, research_manager
+from .parallel import parallel_workflow
+from .sequential import sequential_workflow
+
+WORKFLOWS: dict[str, Callable[..., Any]] = {
+    "sequential": sequential_workflow,
+    "parallel": parallel_workflow,
+    "consensus": consensus_workflow,
+    "hierarchical": hierarchical_workflow,
+    "hierarchical.research_manager": research_manager,
+    "hierarchical.content_manager": content_manager,
+}
+ACTIVITIES: dict[str, Callable[..., Any]] = {
+    "call_agent": call_agent,
+    "cast_vote": cast_vote,
+    "publish_article": publish_article,
+    "record_step": record_step,
+    "record_tree_node": record_tree_node,
+    "record_status": record_status,
+}
+
+
+def build_runtime(settings: Settings, tasks: TaskStore, logger_options: LoggerOptions | None = None) -> WorkflowRuntime:
+    """The process's workflow runtime; its activities use this process's task store."""
+    runtime_deps.install(settings, tasks)
+    runtime = WorkflowRuntime(logger_options=logger_options)
+    for name, workflow in WORKFLOWS.items():
+        runtime.register_workflow(workflow, name=name)
+    for name, activity in ACTIVITIES.items():
+        runtime.register_activity(activity, name=name)
+    return runtime
