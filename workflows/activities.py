@@ -21,13 +21,25 @@ log = logging.getLogger(__name__)
 
 
 def _invoke(task_id: str, app_id: str, method: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Call an agent through the sidecar, guarded by Baton's breaker for that agent (an open
+    breaker refuses at once), and feed the breaker the outcome. A 4xx says our request was
+    wrong, not that the agent is unwell, so it is not counted."""
     task_id_var.set(task_id)
+    breakers = deps.stores().breakers
+    seen = breakers.before_call(app_id)
     log.info("calling %s/%s", app_id, method)
-    return sidecar.invoke(app_id, method, body, timeout=deps.settings().agent_call_timeout_seconds)
+    try:
+        reply = sidecar.invoke(app_id, method, body, timeout=deps.settings().agent_call_timeout_seconds)
+    except sidecar.AgentCallError as err:
+        if err.status is None or err.status >= 500:
+            breakers.record(app_id, str(err), seen)
+        raise
+    breakers.record(app_id, None, seen)
+    return reply
 
 
 def _save_step(task_id: str, step: StepRecord) -> None:
-    deps.tasks().add_step(task_id, step)
+    deps.stores().tasks.add_step(task_id, step)
 
 
 def call_agent(ctx: WorkflowActivityContext, call: AgentCall) -> AgentReply:
@@ -58,12 +70,12 @@ def record_tree_node(ctx: WorkflowActivityContext, note: TreeNodeNote) -> None:
     task_id_var.set(note.task_id)
     fields = {**note.fields, "updated_at": utc_now()}
     usage = (note.agent, note.usage) if note.agent and note.usage else None
-    deps.tasks().merge_tree_node(note.task_id, note.path, fields, usage=usage)
+    deps.stores().tasks.merge_tree_node(note.task_id, note.path, fields, usage=usage)
 
 
 def record_status(ctx: WorkflowActivityContext, note: StatusNote) -> None:
     task_id_var.set(note.task_id)
-    deps.tasks().save_status(note.task_id, note.status, result=note.result, error=note.error)
+    deps.stores().tasks.save_status(note.task_id, note.status, result=note.result, error=note.error)
     log.info("task %s", note.status)
 
 

@@ -11,7 +11,7 @@ from dapr.ext.workflow import WorkflowRuntime
 from dapr.ext.workflow.logger import LoggerOptions
 
 from services.common.settings import Settings
-from services.common.tasks import TaskStore
+from services.common.stores import Stores
 
 from . import runtime_deps
 from .activities import call_agent, cast_vote, publish_article, record_status, record_step, record_tree_node
@@ -38,9 +38,9 @@ ACTIVITIES: dict[str, Callable[..., Any]] = {
 }
 
 
-def build_runtime(settings: Settings, tasks: TaskStore, logger_options: LoggerOptions | None = None) -> WorkflowRuntime:
-    """The process's workflow runtime; its activities use this process's task store."""
-    runtime_deps.install(settings, tasks)
+def build_runtime(settings: Settings, stores: Stores, logger_options: LoggerOptions | None = None) -> WorkflowRuntime:
+    """The process's workflow runtime; its activities use this process's stores."""
+    runtime_deps.install(settings, stores)
     runtime = WorkflowRuntime(logger_options=logger_options)
     for name, workflow in WORKFLOWS.items():
         runtime.register_workflow(workflow, name=name)

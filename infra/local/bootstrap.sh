@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs to run and test Baton locally: system packages (Redis,
-# curl), the pinned Python virtualenv, and the Dapr runtime built from Go modules.
+# curl), the pinned Python virtualenvs (Baton's, checkov's), Azurite, and the Dapr runtime
+# built from Go modules.
 # Each step skips itself when already done, so re-running takes seconds.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -29,7 +30,7 @@ fi
 
 # 3. The project virtualenv, pinned; reinstalled only when the requirement files change.
 py="${PYTHON:-python3.11}"; command -v "$py" >/dev/null || py=python3
-want="$(cat requirements.txt requirements-model.txt | sha256sum | cut -c1-16)"
+want="$(cat requirements-runtime.txt requirements.txt requirements-model.txt | sha256sum | cut -c1-16)"
 if [[ "$(cat .venv/.baton-stamp 2>/dev/null)" != "$want" ]]; then
   say "creating the Python environment in .venv"
   [[ -x .venv/bin/python ]] || "$py" -m venv .venv
@@ -39,6 +40,24 @@ if [[ "$(cat .venv/.baton-stamp 2>/dev/null)" != "$want" ]]; then
   echo "$want" > .venv/.baton-stamp
 else
   say "Python environment is up to date"
+fi
+
+# 3b. checkov (Bicep policy scanner) in its own virtualenv: its pins clash with ours.
+want_checkov="$(sha256sum requirements-checkov.txt | cut -c1-16)"
+if [[ "$(cat .venv-checkov/.baton-stamp 2>/dev/null)" != "$want_checkov" ]]; then
+  say "creating the checkov environment in .venv-checkov"
+  [[ -x .venv-checkov/bin/python ]] || "$py" -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install -q --no-deps -r requirements-checkov.txt
+  echo "$want_checkov" > .venv-checkov/.baton-stamp
+fi
+
+# 3c. Azurite (the Azure Storage emulator, npm) for the Azure blob binding test, from its lock file.
+want_azurite="$(sha256sum infra/local/azurite/package-lock.json | cut -c1-16)"
+if [[ "$(cat infra/local/azurite/node_modules/.baton-stamp 2>/dev/null)" != "$want_azurite" ]]; then
+  command -v npm >/dev/null || { echo "bootstrap: npm (Node.js) is required for Azurite" >&2; exit 1; }
+  say "installing Azurite in infra/local/azurite"
+  npm ci --prefix infra/local/azurite --no-audit --no-fund --silent
+  echo "$want_azurite" > infra/local/azurite/node_modules/.baton-stamp
 fi
 
 # 4. Dapr runtime, placement, scheduler and CLI from Go modules (skipped when built).

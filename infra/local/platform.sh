@@ -19,7 +19,9 @@ placement_raft=$((BATON_PLACEMENT_PORT + 300))
 scheduler_health=$((BATON_SCHEDULER_PORT + 100)) scheduler_metrics=$((BATON_SCHEDULER_PORT + 200))
 etcd_peer=$((BATON_SCHEDULER_ETCD_PORT + 1))
 
-bin="$root/.dapr/bin"
+# Where placement and scheduler come from; the runtime-skew test points it at Azure's
+# runtime (.dapr/azure-runtime/.dapr/bin), whose control plane must match its sidecars.
+bin="${BATON_DAPR_BIN_DIR:-$root/.dapr/bin}"
 run="$BATON_DATA_DIR/run"
 logs="$BATON_DATA_DIR/logs"
 python="$root/.venv/bin/python"

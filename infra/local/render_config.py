@@ -1,7 +1,8 @@
-"""Writes dapr.yaml and components/resiliency.yaml from the app registry
-(services/common/registry.py), so an app is defined in one place.
+"""Writes dapr.yaml, components/resiliency.yaml and infra/apps.json (the app list the Azure
+Bicep loops over) from the app registry (services/common/registry.py), so an app is defined
+in one place.
 
-  .venv/bin/python infra/local/render_config.py          # rewrite both files (make config)
+  .venv/bin/python infra/local/render_config.py          # rewrite the files (make config)
   .venv/bin/python infra/local/render_config.py --check  # exit 1 if they differ (a unit test runs it)
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from services.common.registry import APPS, App  # noqa: E402
+from services.common.registry import APPS, DEAD_LETTER_TOPIC, App  # noqa: E402
 
 GENERATED = "# Generated from services/common/registry.py by infra/local/render_config.py (make config): edit there.\n"
 
@@ -99,8 +100,45 @@ def resiliency(apps: tuple[App, ...] = APPS) -> str:
     return RESILIENCY_HEAD + targets + RESILIENCY_TAIL
 
 
+def _kind(app: App) -> str:
+    if app.module == "services.orchestrator":
+        return "orchestrator"
+    return "agent" if app.is_agent else "subscriber"
+
+
+# Which apps load each Dapr component in Azure (each component is scoped to them): the
+# orchestrator and the subscribers keep state and use pub/sub; the orchestrator publishes
+# articles and the archiver archives (artifacts); the notifier posts to the webhook; only the
+# orchestrator may read secrets through Dapr. Agents load none: they only serve invocations.
+COMPONENT_USERS = {
+    "statestore": ("services.orchestrator", "services.analyser", "services.notifier", "services.archiver"),
+    "pubsub": ("services.orchestrator", "services.analyser", "services.notifier", "services.archiver"),
+    "artifacts": ("services.orchestrator", "services.archiver"),
+    "webhook": ("services.notifier",),
+    "secretstore": ("services.orchestrator",),
+}
+
+
+def component_scopes(apps: tuple[App, ...] = APPS) -> dict[str, list[str]]:
+    return {name: [a.app_id for a in apps if a.module in modules] for name, modules in COMPONENT_USERS.items()}
+
+
+def azure_apps(apps: tuple[App, ...] = APPS) -> str:
+    """infra/apps.json: what infra/main.bicep needs of each app (it reads the file with
+    loadJsonContent and creates one container app, and one Service Bus subscription per topic)."""
+    doc = {
+        "_generated": GENERATED.strip("# \n"),
+        "deadLetterTopic": DEAD_LETTER_TOPIC,
+        "componentScopes": component_scopes(apps),
+        "apps": [{"appId": a.app_id, "port": a.port, "module": a.module, "role": a.role, "kind": _kind(a),
+                  "topics": list(a.topics), "env": dict(a.env)} for a in apps],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
 def outputs(apps: tuple[App, ...] = APPS) -> dict[Path, str]:
-    return {ROOT / "dapr.yaml": run_file(apps), ROOT / "components" / "resiliency.yaml": resiliency(apps)}
+    return {ROOT / "dapr.yaml": run_file(apps), ROOT / "components" / "resiliency.yaml": resiliency(apps),
+            ROOT / "infra" / "apps.json": azure_apps(apps)}
 
 
 def main() -> int:

@@ -4,16 +4,14 @@ import json
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter
-
 from services.common import sidecar
 from services.common.contracts import AnalysisComplete, CloudEvent, DataReceived
 from services.common.model import Model, ModelClient
 from services.common.serve import StoresDep
 from services.common.settings import get_settings
 from services.common.subscriber import handle_once
+from services.common.subscriptions import Subscription
 
-router = APIRouter(prefix="/events", tags=["subscriptions"])
 INSTRUCTIONS = ("You are a data analyst. In two sentences, say what this data shows and whether "
                 "anything in it looks unusual.")
 
@@ -32,6 +30,8 @@ def analyse(model: ModelClient, data: DataReceived, correlation_id: str, event: 
     return {"published": out_id, "analysis": done.text[:500], "tokens": done.usage.completion_tokens}
 
 
-@router.post("/data-received")
 def on_data_received(event: CloudEvent, model: Model, stores: StoresDep) -> dict[str, str]:
     return handle_once(event, "data-received", DataReceived, stores.events, partial(analyse, model))
+
+
+SUBSCRIPTIONS = [Subscription("data-received", "/events/data-received", on_data_received)]

@@ -1,6 +1,5 @@
 from services.common.serve import create_service
 
-from . import handlers
+from .handlers import SUBSCRIPTIONS
 
-app = create_service("Baton analyser", handlers.router, with_model=True,
-                     subscribes=["data-received"], publishes=["analysis-complete"])
+app = create_service("Baton analyser", subscriptions=SUBSCRIPTIONS, with_model=True, publishes=["analysis-complete"])

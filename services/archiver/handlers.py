@@ -5,15 +5,12 @@ import json
 import re
 from typing import Any
 
-from fastapi import APIRouter
-
 from services.common import sidecar
 from services.common.contracts import CloudEvent, DataReceived, utc_now
 from services.common.serve import StoresDep
 from services.common.settings import get_settings
 from services.common.subscriber import handle_once
-
-router = APIRouter(prefix="/events", tags=["subscriptions"])
+from services.common.subscriptions import Subscription
 
 
 def safe(name: str) -> str:
@@ -28,6 +25,8 @@ def archive(data: DataReceived, correlation_id: str, event: CloudEvent) -> dict[
     return {"artifact": name}
 
 
-@router.post("/data-received")
 def on_data_received(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
     return handle_once(event, "data-received", DataReceived, stores.events, archive)
+
+
+SUBSCRIPTIONS = [Subscription("data-received", "/events/data-received", on_data_received)]

@@ -1,5 +1,5 @@
 from services.common.serve import create_service
 
-from . import handlers
+from .handlers import SUBSCRIPTIONS
 
-app = create_service("Baton archiver", handlers.router, subscribes=["data-received"])
+app = create_service("Baton archiver", subscriptions=SUBSCRIPTIONS)

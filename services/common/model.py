@@ -4,10 +4,12 @@ embedded local model, OpenAI, or Azure OpenAI."""
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import openai
+from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 from fastapi import Depends, HTTPException, Request
 
 from .contracts import Usage
@@ -24,18 +26,30 @@ class Completion:
     elapsed_seconds: float
 
 
+# The token audience of Azure OpenAI (Cognitive Services) for Microsoft Entra ID auth.
+AZURE_OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+def azure_token_provider() -> Callable[[], str]:
+    """Tokens from the environment's Azure identity: the managed identity in Container
+    Apps (AZURE_CLIENT_ID picks the user-assigned one), `az login` on a laptop."""
+    return get_bearer_token_provider(DefaultAzureCredential(), AZURE_OPENAI_SCOPE)
+
+
 def make_openai_client(settings: Settings) -> openai.OpenAI:
+    key = settings.model_api_key.get_secret_value() if settings.model_api_key else None
     if settings.model_provider == "azure":
         return openai.AzureOpenAI(
             azure_endpoint=settings.model_base_url,
-            api_key=settings.model_api_key,
+            api_key=key,
+            azure_ad_token_provider=None if key else azure_token_provider(),
             api_version=settings.azure_openai_api_version,
             timeout=settings.model_timeout_seconds,
             max_retries=0,  # retries belong to the workflow's retry policy, not here
         )
     return openai.OpenAI(
         base_url=settings.model_base_url,
-        api_key=settings.model_api_key,
+        api_key=key or "no-key",  # the embedded model needs none; the client insists on one
         timeout=settings.model_timeout_seconds,
         max_retries=0,
     )

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 Pattern = Literal["sequential", "parallel", "hierarchical", "consensus"]
 AGENT_MODULE = "services.agent"
+DEAD_LETTER_TOPIC = "dead-letters"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class App:
     env: dict[str, str] = field(default_factory=dict)
     # Fixed sidecar ports (HTTP, gRPC) for the app clients reach through its sidecar; others get free ones.
     sidecar_ports: tuple[int, int] | None = None
+    # Pub/sub topics this app subscribes to (each subscription dead-letters to DEAD_LETTER_TOPIC).
+    topics: tuple[str, ...] = ()
 
     @property
     def is_agent(self) -> bool:
@@ -47,7 +50,8 @@ def agent(app_id: str, port: int, role: str, *parts: Part, **env: str) -> App:
 
 
 APPS: tuple[App, ...] = (
-    App("orchestrator", 8080, module="services.orchestrator", sidecar_ports=(3500, 50001)),
+    App("orchestrator", 8080, module="services.orchestrator", sidecar_ports=(3500, 50001),
+        topics=("content-published", DEAD_LETTER_TOPIC)),
     # Sequential pipeline (the writer and editor also serve the hierarchical content manager).
     agent("research-agent", 8101, "research", Part("sequential", "research")),
     agent("writer-agent", 8102, "writer", Part("sequential", "write"), Part("hierarchical", "write")),
@@ -65,9 +69,9 @@ APPS: tuple[App, ...] = (
     agent("web-scraper", 8141, "scraper", Part("hierarchical", "research")),
     agent("paper-analyser", 8142, "paper-analyst", Part("hierarchical", "research")),
     # Event-driven subscribers.
-    App("analyser", 8131, module="services.analyser"),
-    App("notifier", 8132, module="services.notifier"),
-    App("archiver", 8133, module="services.archiver"),
+    App("analyser", 8131, module="services.analyser", topics=("data-received",)),
+    App("notifier", 8132, module="services.notifier", topics=("data-received", "analysis-complete")),
+    App("archiver", 8133, module="services.archiver", topics=("data-received",)),
 )
 
 

@@ -1,7 +1,7 @@
 """Process entry points shared by every service: logging with task ids, uvicorn, the app
 factory with its lifespan (stores, model client) and /health."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -12,6 +12,7 @@ from .logs import setup_logging
 from .model import ModelClient
 from .settings import Settings, get_settings
 from .stores import Stores, build_stores
+from .subscriptions import Subscription, add_subscriptions
 
 
 def serve(app_path: str) -> None:
@@ -29,17 +30,18 @@ def get_stores(request: Request) -> Stores:
 StoresDep = Annotated[Stores, Depends(get_stores)]
 
 
-def create_service(title: str, *routers: APIRouter, with_model: bool = False,
-                   check: Callable[[Settings], None] | None = None, **health_details: Any) -> FastAPI:
-    """A Baton service: its routers, its stores (and model client) built once at start-up,
-    and GET /health. `check` may refuse a misconfigured start by raising."""
+def create_service(title: str, *routers: APIRouter, subscriptions: Sequence[Subscription] = (),
+                   with_model: bool = False, check: Callable[[Settings], None] | None = None,
+                   **health_details: Any) -> FastAPI:
+    """A Baton service: its routers and pub/sub subscriptions, its stores (and model client)
+    built once at start-up, and GET /health. `check` may refuse a misconfigured start."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = get_settings()
         if check:
             check(settings)
-        app.state.stores = build_stores(settings.state_store)
+        app.state.stores = build_stores(settings)
         if with_model:
             app.state.model = ModelClient(settings)
         yield
@@ -47,6 +49,7 @@ def create_service(title: str, *routers: APIRouter, with_model: bool = False,
     app = FastAPI(title=title, lifespan=lifespan)
     for router in routers:
         app.include_router(router)
+    add_subscriptions(app, get_settings().pubsub, subscriptions)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:

@@ -3,7 +3,7 @@ Bicep `env` in Azure). Component names are the same in both places."""
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     # stand-in with zero think time, for benchmarks that measure orchestration alone.
     model_provider: str = Field("openai", pattern="^(openai|azure|instant)$")
     model_base_url: str = "http://127.0.0.1:8181/v1"
-    model_api_key: str = "local-no-key"
+    # Unset: no key for the embedded model; with model_provider=azure, Microsoft Entra ID
+    # (the managed identity in Azure, your az login locally) instead of a key.
+    model_api_key: SecretStr | None = None
     model_name: str = "smollm2-135m-instruct"
     model_max_tokens: int = Field(256, ge=1, le=8192)
     model_timeout_seconds: float = Field(120, gt=0)
@@ -45,6 +47,13 @@ class Settings(BaseSettings):
     # Agent calls from workflow activities (through the sidecar; resiliency applies there).
     agent_call_timeout_seconds: float = Field(180, gt=0)
     message_ttl_seconds: int = Field(3600, ge=1)
+    # Extra in-process attempts of a failed event delivery before answering 500 (which sends it
+    # to the dead-letter topic). 0 locally, where components/resiliency.yaml retries deliveries;
+    # the Azure Bicep sets 3, since Container Apps applies no Dapr resiliency policy.
+    delivery_retries: int = Field(0, ge=0, le=10)
+    # Baton's own per-agent circuit breaker (services/common/breakers.py).
+    breaker_failure_threshold: int = Field(5, ge=1, le=1000)
+    breaker_reset_seconds: float = Field(60, gt=0, le=86_400)
 
     # Level for the workflow SDK's own logs (it logs every orchestration step at INFO).
     workflow_sdk_log_level: str = Field("WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR)$")

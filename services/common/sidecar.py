@@ -17,7 +17,11 @@ log = logging.getLogger(__name__)
 
 
 class AgentCallError(RuntimeError):
-    """An invoked app answered with an error status, or could not be reached."""
+    """An invoked app answered with an error status, or could not be reached (status None)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 def sidecar_http_url() -> str:
@@ -41,6 +45,15 @@ def sidecar_healthy() -> bool:
         return False
 
 
+def app_health(app_id: str, timeout: float = 2.0) -> str:
+    """An app's GET /health through Dapr service invocation: "ok", or why not."""
+    try:
+        resp = _http().get(f"/v1.0/invoke/{app_id}/method/health", timeout=timeout)
+    except httpx.HTTPError as err:
+        return f"unreachable: {type(err).__name__}"
+    return "ok" if resp.status_code == 200 else f"answered {resp.status_code}"
+
+
 def invoke(app_id: str, method: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
     """POST JSON to another app through the sidecar; raise AgentCallError on failure."""
     try:
@@ -48,7 +61,7 @@ def invoke(app_id: str, method: str, body: dict[str, Any], timeout: float) -> di
     except httpx.HTTPError as err:
         raise AgentCallError(f"{app_id}/{method}: {type(err).__name__}: {err}") from err
     if resp.status_code >= 300:
-        raise AgentCallError(f"{app_id}/{method} answered {resp.status_code}: {resp.text[:500]}")
+        raise AgentCallError(f"{app_id}/{method} answered {resp.status_code}: {resp.text[:500]}", resp.status_code)
     reply = resp.json()
     if not isinstance(reply, dict):
         raise AgentCallError(f"{app_id}/{method} answered {type(reply).__name__}, not a JSON object")

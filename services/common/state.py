@@ -46,11 +46,14 @@ class JsonDocuments:
 
     def create(self, key: str, doc: dict[str, Any]) -> bool:
         """Write a new document; False if one already exists. (A first-write save with no
-        ETag is create-if-absent in Dapr's Redis and Cosmos DB state stores.)"""
+        ETag is create-if-absent in Dapr's Redis and Cosmos DB state stores.) Redis reports
+        losing that race not as an ETag conflict but as a plain error ("failed to set key",
+        gRPC INTERNAL), so any failure is a lost race if the document now exists."""
         try:
             dapr_client().save_state(self.store, key, json.dumps(doc), options=_FIRST_WRITE)
         except DaprGrpcError as err:
-            if _is_etag_conflict(err):
+            if _is_etag_conflict(err) or self.get(key) is not None:
+                log.debug("%s was created concurrently", key)
                 return False
             raise
         return True

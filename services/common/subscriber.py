@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from tenacity import Retrying, stop_after_attempt, wait_exponential
 
 from .contracts import CloudEvent
 from .events import EventLog, EventRecord
@@ -18,6 +19,7 @@ from .settings import get_settings
 log = logging.getLogger(__name__)
 SUCCESS, DROP = {"status": "SUCCESS"}, {"status": "DROP"}
 EventData = TypeVar("EventData", bound=BaseModel)
+T = TypeVar("T")
 
 
 def correlation_of(event: CloudEvent) -> str:
@@ -34,6 +36,18 @@ def requested_fault(data: dict[str, Any], subscriber: str) -> Fault | None:
         log.warning("ignoring a fault in the event: fault injection is disabled")
         return None
     return Fault.model_validate(spec)
+
+
+def with_delivery_retries(attempt: Callable[[], T], retries: int, what: str) -> T:
+    """Run `attempt`, and on an error up to `retries` more times with exponential backoff
+    (0.5 s, 1 s, 2 s, ... at most 8 s), then let the error through (500: Dapr dead-letters
+    the message). Locally Dapr's resiliency policy retries deliveries and `retries` is 0;
+    Azure Container Apps applies no resiliency policy, so the Bicep sets it there."""
+    retrying = Retrying(stop=stop_after_attempt(retries + 1), wait=wait_exponential(multiplier=0.5, max=8),
+                        reraise=True, before_sleep=lambda state: log.warning(
+                            "%s: attempt %d failed (%s), retrying", what, state.attempt_number,
+                            state.outcome.exception() if state.outcome else "?"))
+    return retrying(attempt)
 
 
 def handle_once(event: CloudEvent, topic: str, model: type[EventData], events: EventLog,
@@ -54,8 +68,13 @@ def handle_once(event: CloudEvent, topic: str, model: type[EventData], events: E
                                                   event_id=event.id, outcome="rejected",
                                                   detail={"error": str(err)[:1000]}))
         return DROP
-    apply_fault(requested_fault(raw, subscriber), get_settings())  # or this app's configured fault
-    detail = process(data, correlation_id, event)
+    settings = get_settings()
+
+    def attempt() -> dict[str, Any]:
+        apply_fault(requested_fault(raw, subscriber), settings)  # or this app's configured fault
+        return process(data, correlation_id, event)
+
+    detail = with_delivery_retries(attempt, settings.delivery_retries, f"{event.type} {event.id}")
     events.record(correlation_id, EventRecord(subscriber=subscriber, topic=topic, event_type=event.type,
                                               event_id=event.id, outcome="processed", detail=detail))
     log.info("processed %s %s", event.type, event.id)

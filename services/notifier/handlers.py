@@ -3,16 +3,13 @@ the webhook."""
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from services.common import sidecar
 from services.common.contracts import AnalysisComplete, CloudEvent, DataReceived, utc_now
 from services.common.notifications import Notification, NotificationStore
 from services.common.serve import StoresDep
 from services.common.settings import get_settings
 from services.common.subscriber import handle_once
-
-router = APIRouter(prefix="/events", tags=["subscriptions"])
+from services.common.subscriptions import Subscription
 
 
 def notify(notifications: NotificationStore, kind: str, message: str, correlation_id: str,
@@ -28,7 +25,6 @@ def notify(notifications: NotificationStore, kind: str, message: str, correlatio
     return {"notification": note.id, "kind": kind, "webhook": webhook}
 
 
-@router.post("/data-received")
 def on_data_received(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
     def process(data: DataReceived, cid: str, ev: CloudEvent) -> dict[str, Any]:
         return notify(stores.notifications, "data_received", f"New data from {data.source}", cid, ev)
@@ -36,10 +32,13 @@ def on_data_received(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
     return handle_once(event, "data-received", DataReceived, stores.events, process)
 
 
-@router.post("/analysis-complete")
 def on_analysis_complete(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
     def process(data: AnalysisComplete, cid: str, ev: CloudEvent) -> dict[str, Any]:
         return notify(stores.notifications, "analysis_complete",
                       f"Analysis of {data.source} ready: {data.analysis[:300]}", cid, ev)
 
     return handle_once(event, "analysis-complete", AnalysisComplete, stores.events, process)
+
+
+SUBSCRIPTIONS = [Subscription("data-received", "/events/data-received", on_data_received),
+                 Subscription("analysis-complete", "/events/analysis-complete", on_analysis_complete)]

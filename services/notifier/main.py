@@ -1,5 +1,5 @@
 from services.common.serve import create_service
 
-from . import handlers
+from .handlers import SUBSCRIPTIONS
 
-app = create_service("Baton notifier", handlers.router, subscribes=["data-received", "analysis-complete"])
+app = create_service("Baton notifier", subscriptions=SUBSCRIPTIONS)

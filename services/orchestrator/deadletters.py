@@ -10,13 +10,13 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from services.common import sidecar
 from services.common.contracts import CloudEvent, utc_now
 from services.common.deadletters import DeadLetter
+from services.common.registry import DEAD_LETTER_TOPIC
 from services.common.serve import StoresDep
 from services.common.settings import get_settings
 from services.common.subscriber import SUCCESS
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
-DEAD_LETTER_TOPIC = "dead-letters"
 TOPIC_OF_TYPE = {"DataReceived": "data-received", "AnalysisComplete": "analysis-complete",
                  "ContentPublished": "content-published"}
 DeadLetterId = Annotated[str, Path(min_length=1, max_length=200)]
@@ -28,9 +28,8 @@ def original_topic(event: CloudEvent) -> str | None:
     return TOPIC_OF_TYPE.get(event.type)
 
 
-@router.post("/receive", include_in_schema=False)
 def receive(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
-    """Subscription handler for the dead-letter topic (components/subscriptions.yaml)."""
+    """Subscription handler for the dead-letter topic."""
     letter = DeadLetter(id=event.id, type=event.type, topic=original_topic(event), source=event.source,
                         data=event.data, received_at=utc_now())
     stores.dead_letters.add(letter)

@@ -71,7 +71,6 @@ def list_notifications(correlation_id: CorrelationId, stores: StoresDep) -> dict
     return {"correlation_id": correlation_id, "notifications": [n.model_dump() for n in notes]}
 
 
-@events_router.post("/content-published", tags=["subscriptions"])
 def on_content_published(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
     """Record that the orchestrator saw a ContentPublished event (once per event id)."""
     data = event.data if isinstance(event.data, dict) else {}

@@ -26,6 +26,12 @@ def get_task(task_id: str) -> dict:
     return resp.json()
 
 
+def content_published(task_id: str) -> list[dict]:
+    """The ContentPublished events the orchestrator recorded for a task."""
+    events = httpx.get(f"{ORCHESTRATOR}/events/{task_id}", timeout=10).json()["events"]
+    return [e for e in events if e["event_type"] == "ContentPublished"]
+
+
 def wait_finished(task_id: str, timeout: float = 120) -> dict:
     return wait_until(lambda: (t := get_task(task_id))["status"] in ("completed", "failed") and t,
                       timeout=timeout, what=f"task {task_id} to finish")
@@ -53,11 +59,7 @@ def test_pipeline_completes_with_four_ordered_steps_an_artifact_and_an_event(bat
     artifact = ROOT / ".data" / "artifacts" / steps[3]["result"]["artifact"]
     assert artifact.read_text() == result["final_article"]
 
-    def published_event():
-        events = httpx.get(f"{ORCHESTRATOR}/events/{task_id}", timeout=10).json()["events"]
-        return [e for e in events if e["event_type"] == "ContentPublished"]
-
-    (event,) = wait_until(published_event, timeout=30, what="the ContentPublished event")
+    (event,) = wait_until(lambda: content_published(task_id), timeout=30, what="the ContentPublished event")
     assert event["detail"]["word_count"] == result["word_count"]
 
 
@@ -120,6 +122,37 @@ def test_concurrent_step_updates_through_the_sidecar_lose_nothing(baton, monkeyp
         sidecar.dapr_client.cache_clear()
     assert len(doc.steps) == 40 and len({s.name for s in doc.steps}) == 40
     assert sum(u.prompt_tokens for u in doc.usage.values()) == 40
+
+
+def test_racing_creators_of_one_document_through_redis_see_exactly_one_win(baton, monkeypatch):
+    """Eight subscribers create the same event log at the same instant: one creates it, the
+    others are told it exists (Redis reports that lost race as a plain error, not an ETag
+    conflict), and nobody gets an exception, which would answer 500 and redeliver."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dapr.conf import settings as dapr_settings
+
+    from services.common import sidecar
+    from services.common.state import JsonDocuments
+
+    monkeypatch.setattr(dapr_settings, "DAPR_GRPC_PORT", 50001)  # the orchestrator's sidecar
+    sidecar.dapr_client.cache_clear()
+    try:
+        docs = JsonDocuments("statestore")
+        key = f"baton:test-race:{os.getpid()}-{threading.get_ident()}"
+        barrier = threading.Barrier(8)
+
+        def create(n: int) -> bool:
+            barrier.wait()
+            return docs.create(key, {"creator": n})
+
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(create, range(8)))
+        stored = docs.get(key)
+    finally:
+        sidecar.dapr_client.cache_clear()
+    assert outcomes.count(True) == 1
+    assert stored == {"creator": outcomes.index(True)}
 
 
 def test_orchestrator_killed_mid_task_is_restarted_and_the_task_completes(baton):

@@ -48,17 +48,9 @@ def test_every_agent_in_the_run_file_has_a_timeout_and_circuit_breaker():
     assert all({"timeout", "circuitBreaker"} <= set(targets[a]) for a in agents)
 
 
-def test_every_subscription_has_a_dead_letter_topic_and_scopes():
-    subs = [d for d in load_all("components") if d["kind"] == "Subscription"]
-    assert subs
-    for sub in subs:
-        assert sub["spec"].get("deadLetterTopic"), sub["metadata"]["name"]
-        assert sub.get("scopes"), sub["metadata"]["name"]
-
-
 def test_python_sdk_is_pinned_to_the_runtime_version():
     v = versions()
-    reqs = (ROOT / "requirements.txt").read_text()
+    reqs = (ROOT / "requirements-runtime.txt").read_text()
     assert v["DAPR_PYTHON_SDK_VERSION"] == v["DAPR_RUNTIME_VERSION"]
     for package in ("dapr", "dapr-ext-workflow", "dapr-ext-fastapi"):
         assert f"\n{package}=={v['DAPR_PYTHON_SDK_VERSION']}\n" in reqs

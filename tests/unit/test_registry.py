@@ -2,6 +2,7 @@
 resiliency targets are generated from it, the orchestrator resolves teams from it, and
 workflows and activities are registered under stable names."""
 
+import importlib
 import importlib.util
 import subprocess
 import sys
@@ -93,3 +94,18 @@ def test_workflows_and_activities_are_registered_under_their_stable_names_not_fu
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+
+@pytest.mark.parametrize("app_id, module", [("orchestrator", "services.orchestrator.main"),
+                                            ("analyser", "services.analyser.handlers"),
+                                            ("notifier", "services.notifier.handlers"),
+                                            ("archiver", "services.archiver.handlers")])
+def test_every_app_subscribes_to_exactly_the_topics_the_registry_names(app_id, module):
+    subscriptions = importlib.import_module(module).SUBSCRIPTIONS
+    assert sorted(s.topic for s in subscriptions) == sorted(REGISTRY.app(app_id).topics)
+    assert all(s.dead_letter_topic for s in subscriptions)
+
+
+def test_apps_without_topics_subscribe_to_nothing():
+    assert {a.app_id for a in APPS if a.topics} == {"orchestrator", "analyser", "notifier", "archiver"}

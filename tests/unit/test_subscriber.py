@@ -8,20 +8,18 @@ from fastapi.testclient import TestClient
 
 from services.common import subscriber
 from services.common.contracts import CloudEvent, DataReceived
-from services.common.deadletters import DeadLetterStore
 from services.common.events import EventLog
-from services.common.notifications import NotificationStore
 from services.common.serve import get_stores
-from services.common.stores import Stores
-from services.common.tasks import TaskStore
+from services.common.settings import Settings
+from services.common.stores import Stores, build_stores
+from services.common.subscriptions import add_subscriptions
 from services.orchestrator import deadletters
+from services.orchestrator.main import SUBSCRIPTIONS
 from tests.unit.fakes import MemoryDocuments
 
 
 def memory_stores() -> Stores:
-    docs = MemoryDocuments()
-    return Stores(tasks=TaskStore(docs), events=EventLog(docs), notifications=NotificationStore(docs),
-                  dead_letters=DeadLetterStore(docs))
+    return build_stores(Settings(), MemoryDocuments())
 
 
 @pytest.fixture
@@ -80,6 +78,7 @@ def test_faults_in_events_are_ignored_unless_fault_injection_is_on(log, monkeypa
 def dead_letters(monkeypatch):
     app = FastAPI()
     app.include_router(deadletters.router)
+    add_subscriptions(app, "pubsub", SUBSCRIPTIONS)
     stores = memory_stores()
     published = []
     monkeypatch.setattr(deadletters.sidecar, "publish", lambda *a, **k: published.append((a, k)))
@@ -112,3 +111,51 @@ def test_a_dead_letter_of_unknown_origin_needs_a_topic_to_replay(dead_letters):
     resp = client.post("/dead-letters/x/replay")
     assert resp.status_code == 422 and "?topic=" in resp.text
     assert client.post("/dead-letters/x/replay", params={"topic": "data-received"}).status_code == 202
+
+
+def test_subscriptions_are_listed_for_dapr_with_their_dead_letter_topics(dead_letters):
+    listed = dead_letters.client.get("/dapr/subscribe").json()
+    assert {(s["topic"], s["route"], s["deadLetterTopic"]) for s in listed} == {
+        ("content-published", "/events/content-published", "dead-letters"),
+        ("dead-letters", "/dead-letters/receive", "dead-letters-unstored")}
+    assert {s["pubsubname"] for s in listed} == {"pubsub"}
+
+
+def test_a_delivery_that_fails_twice_then_succeeds_is_processed_once_with_retries(log, monkeypatch):
+    monkeypatch.setattr(subscriber, "wait_exponential", lambda **kw: (lambda state: 0))  # no real sleeping
+    monkeypatch.setattr(subscriber.get_settings(), "delivery_retries", 3)
+    calls = []
+
+    def flaky(data, cid, ev):
+        calls.append(ev.id)
+        if len(calls) < 3:
+            raise ConnectionError("binding down")
+        return {"ok": True}
+
+    assert handle_once(log, data_event(), DataReceived, flaky) == subscriber.SUCCESS
+    assert len(calls) == 3 and [r.outcome for r in log.list("c1")] == ["processed"]
+
+
+def test_with_no_retries_configured_a_failure_goes_straight_back_to_dapr(log):
+    calls = []
+
+    def broken(*args):
+        calls.append(1)
+        raise ConnectionError("binding down")
+
+    with pytest.raises(ConnectionError):
+        handle_once(log, data_event(), DataReceived, broken)
+    assert calls == [1]  # locally Dapr's resiliency policy does the retrying
+
+
+def test_retries_give_up_after_the_configured_attempts_and_let_the_error_through(monkeypatch):
+    monkeypatch.setattr(subscriber, "wait_exponential", lambda **kw: (lambda state: 0))
+    attempts = []
+
+    def always_failing():
+        attempts.append(1)
+        raise TimeoutError("still down")
+
+    with pytest.raises(TimeoutError, match="still down"):
+        subscriber.with_delivery_retries(always_failing, 2, "e1")
+    assert len(attempts) == 3

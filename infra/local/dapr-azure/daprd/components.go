@@ -1,0 +1,1 @@
+../../dapr/daprd/components.go

@@ -1,0 +1,1 @@
+../../dapr/placement/main.go

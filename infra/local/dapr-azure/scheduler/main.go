@@ -1,0 +1,1 @@
+../../dapr/scheduler/main.go

@@ -1,0 +1,159 @@
+// The 16 Baton apps, one container app each, all from ONE image (azd builds and pushes it
+// once, as the `orchestrator` service), chosen by command and environment as dapr.yaml does.
+param location string
+param tags object
+param namePrefix string
+@description('apps.json `apps`: appId, port, module, role, kind (orchestrator|agent|subscriber), topics, env.')
+param apps array
+param environmentId string
+param identityId string
+param identityClientId string
+param registryServer string
+@description('The pushed Baton image; empty before the first `azd deploy`.')
+param imageName string = ''
+param serviceBusNamespaceName string
+param modelProvider string
+param modelBaseUrl string
+param modelName string
+param azureOpenAiApiVersion string
+@secure()
+param modelApiKey string = ''
+@description('App ids that post to the webhook (apps.json componentScopes.webhook).')
+param webhookApps array = []
+@secure()
+param webhookUrl string = ''
+param messageTtlSeconds int
+
+// Until azd has pushed the Baton image, every app runs the public placeholder azd's own
+// templates use; the readiness probe would fail on it, so it is added only with the real image.
+var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
+var image = empty(imageName) ? placeholderImage : imageName
+
+// Shape per kind: the orchestrator is public and hosts the workflow engine (actors need a
+// running replica; one replica, see docs/azure-design.md); agents are reached only by Dapr
+// service invocation, which needs a live sidecar; subscribers scale to zero on their queue.
+var shapes = {
+  orchestrator: { external: true, minReplicas: 1, maxReplicas: 1, cpu: '0.5', memory: '1Gi' }
+  agent: { external: false, minReplicas: 1, maxReplicas: 3, cpu: '0.25', memory: '0.5Gi' }
+  subscriber: { external: false, minReplicas: 0, maxReplicas: 3, cpu: '0.25', memory: '0.5Gi' }
+}
+
+var commonEnv = [
+  { name: 'BATON_HOST', value: '0.0.0.0' }
+  { name: 'BATON_MESSAGE_TTL_SECONDS', value: string(messageTtlSeconds) }
+  // Container Apps applies no Dapr resiliency policy: subscribers retry a failed delivery
+  // themselves (3 more attempts, exponential backoff) before it is dead-lettered.
+  { name: 'BATON_DELIVERY_RETRIES', value: '3' }
+  // The user-assigned identity DefaultAzureCredential signs in as (the Azure OpenAI client).
+  { name: 'AZURE_CLIENT_ID', value: identityClientId }
+  { name: 'PYTHONUNBUFFERED', value: '1' }
+]
+// The registry's per-app env (e.g. a voter's own model) wins: union() keeps the last value.
+var modelEnv = {
+  BATON_MODEL_PROVIDER: modelProvider
+  BATON_MODEL_BASE_URL: modelBaseUrl
+  BATON_MODEL_NAME: modelName
+  BATON_AZURE_OPENAI_API_VERSION: azureOpenAiApiVersion
+}
+var modelSecrets = empty(modelApiKey) ? [] : [
+  { name: 'model-api-key', value: modelApiKey }
+]
+
+resource apps_ 'Microsoft.App/containerApps@2026-01-01' = [for app in apps: {
+  name: '${namePrefix}${app.appId}'
+  location: location
+  // azd finds the service it deploys by this tag: exactly one app carries it.
+  tags: app.kind == 'orchestrator' ? union(tags, { 'azd-service-name': 'orchestrator' }) : tags
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    environmentId: environmentId
+    workloadProfileName: 'Consumption'
+    configuration: {
+      activeRevisionsMode: 'Single'
+      ingress: app.kind == 'subscriber' ? null : {
+        external: shapes[app.kind].external
+        targetPort: app.port
+        transport: 'auto'
+        allowInsecure: false
+      }
+      registries: [
+        {
+          server: registryServer
+          identity: identityId
+        }
+      ]
+      secrets: concat(modelSecrets, contains(webhookApps, app.appId) && !empty(webhookUrl) ? [
+        { name: 'webhook-url', value: webhookUrl }
+      ] : [])
+      dapr: {
+        enabled: true
+        appId: app.appId
+        appPort: app.port
+        appProtocol: 'http'
+      }
+    }
+    template: {
+      containers: [
+        {
+          name: app.appId
+          image: image
+          command: empty(imageName) ? [] : ['python', '-m', app.module]
+          env: concat([
+            { name: 'APP_ID', value: app.appId }
+            { name: 'BATON_PORT', value: string(app.port) }
+          ], app.role == null ? [] : [
+            { name: 'BATON_AGENT_ROLE', value: app.role }
+          ], commonEnv, map(items(union(modelEnv, app.env)), e => { name: e.key, value: e.value }),
+          empty(modelApiKey) || contains(app.env, 'BATON_MODEL_API_KEY') ? [] : [
+            { name: 'BATON_MODEL_API_KEY', secretRef: 'model-api-key' }
+          ], contains(webhookApps, app.appId) && !empty(webhookUrl) ? [
+            { name: 'BATON_WEBHOOK_URL', secretRef: 'webhook-url' }
+          ] : [])
+          resources: {
+            cpu: json(shapes[app.kind].cpu)
+            memory: shapes[app.kind].memory
+          }
+          probes: empty(imageName) ? [] : [
+            {
+              type: 'Readiness'
+              httpGet: {
+                path: '/health'
+                port: app.port
+              }
+              periodSeconds: 10
+              failureThreshold: 3
+            }
+          ]
+        }
+      ]
+      scale: {
+        minReplicas: shapes[app.kind].minReplicas
+        maxReplicas: shapes[app.kind].maxReplicas
+        // Subscribers wake on the exact subscription their sidecar reads (name = app id).
+        rules: [for topic in (app.kind == 'subscriber' ? app.topics : []): {
+          name: 'sb-${topic}'
+          custom: {
+            type: 'azure-servicebus'
+            metadata: {
+              namespace: serviceBusNamespaceName
+              topicName: topic
+              subscriptionName: app.appId
+              messageCount: '5'
+            }
+            identity: identityId
+          }
+        }]
+      }
+    }
+  }
+}]
+
+var orchestratorIndex = indexOf(map(apps, app => app.kind), 'orchestrator')
+
+output orchestratorName string = apps_[orchestratorIndex].name
+output orchestratorUri string = 'https://${apps_[orchestratorIndex].properties.configuration.ingress.fqdn}'
