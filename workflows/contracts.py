@@ -26,9 +26,6 @@ class PatternInput(Contract):
     def app_for(self, part: str) -> str:
         return next(m.app_id for m in self.team if m.part == part)
 
-    def apps_for(self, part: str) -> list[str]:
-        return [m.app_id for m in self.team if m.part == part]
-
     def fault_for(self, app_id: str) -> Fault | None:
         return self.faults.get(app_id)
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from dapr.ext.workflow import DaprWorkflowClient
 from fastapi import Depends, Request
 
-from services.common.serve import StoresDep, get_stores
+from services.common.serve import get_stores
 from services.common.tasks import TaskStore
 
 
@@ -20,4 +20,3 @@ def get_workflows(request: Request) -> DaprWorkflowClient:
 
 Tasks = Annotated[TaskStore, Depends(get_tasks)]
 Workflows = Annotated[DaprWorkflowClient, Depends(get_workflows)]
-__all__ = ["StoresDep", "Tasks", "Workflows", "get_stores"]
