@@ -61,11 +61,16 @@ def run_task(ctx: DaprWorkflowContext, work: Steps) -> Steps:
     return result
 
 
+def _usage_of(reply: dict[str, Any] | None) -> Usage | None:
+    """The token usage in an agent's reply (as read back from the workflow history), if any."""
+    return Usage.model_validate(reply["usage"]) if reply and reply.get("usage") else None
+
+
 def note_arrival(ctx: DaprWorkflowContext, member: Member, reply: dict[str, Any] | None,
                  error: str | None) -> Task[Any]:
     """Record one fan-out branch as a step named by its app id: its reply, or the error."""
     result = {"error": error} if error is not None else reply or {}
-    usage = Usage.model_validate(reply["usage"]) if reply and reply.get("usage") else None
+    usage = _usage_of(reply)
     note = StepNote(task_id=ctx.instance_id, name=member.app_id, agent=member.app_id, result=result, usage=usage)
     return ctx.call_activity(record_step, input=note, retry_policy=BOOKKEEPING_RETRY)
 
@@ -74,7 +79,7 @@ def note_tree_node(ctx: DaprWorkflowContext, task_id: str, path: list[str], repl
                    **fields: Any) -> Task[Any]:
     """Update one node of a hierarchical task's tree (child workflows pass the task id; their
     own instance id differs). An agent reply's usage is counted for that agent."""
-    usage = Usage.model_validate(reply["usage"]) if reply and reply.get("usage") else None
+    usage = _usage_of(reply)
     note = TreeNodeNote(task_id=task_id, path=path, fields=fields, usage=usage,
                         agent=reply.get("agent") if reply else None)
     return ctx.call_activity(record_tree_node, input=note, retry_policy=BOOKKEEPING_RETRY)
