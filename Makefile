@@ -4,14 +4,16 @@
 run:  ## start Baton (platform + every service), run one content pipeline, keep serving
 	bash infra/local/run.sh
 
-# Two pytest sessions: the runtime-skew test starts Baton again, on Azure's Dapr runtime, with
-# the same app ids and ports, so it runs after the first session has stopped everything.
+# Three pytest sessions: the `own_system` tests start Baton again (on Azure's Dapr runtime; with
+# Azure blob artifacts) with the same app ids and ports, so they run after the first session has
+# stopped everything; the log audit then reads every log those runs left.
 # Exit code 5 (no tests collected) is not a failure.
 test:  ## lint, types, unit and integration tests against real Dapr sidecars, Redis and the local model
 	bash infra/local/bootstrap.sh
 	$(MAKE) lint
-	.venv/bin/python -m pytest tests -m "not runtime_skew"; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
-	.venv/bin/python -m pytest tests -m runtime_skew; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+	.venv/bin/python -m pytest tests -m "not own_system and not log_audit"; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+	.venv/bin/python -m pytest tests -m own_system; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+	.venv/bin/python -m pytest tests -m log_audit
 
 unit:  ## unit tests only (no sidecars)
 	.venv/bin/python -m pytest tests/unit

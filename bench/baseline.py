@@ -9,6 +9,8 @@ import httpx
 
 from services.common.registry import REGISTRY, Pattern
 
+from .client import agent_headers
+
 
 def agent_ports() -> dict[str, int]:
     return {a.app_id: a.port for a in REGISTRY.apps}
@@ -62,7 +64,7 @@ SHAPES = {"sequential": sequential, "parallel": parallel, "hierarchical": hierar
 async def baseline_latency(pattern: str, repeat: int) -> list[float]:
     """Latencies of `repeat` sequential runs of the pattern's direct-call shape."""
     out = []
-    async with httpx.AsyncClient(timeout=300) as http:
+    async with httpx.AsyncClient(timeout=300, headers=agent_headers()) as http:
         agents = DirectAgents(http)
         for _ in range(repeat):
             started = time.monotonic()

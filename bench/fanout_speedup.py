@@ -13,6 +13,7 @@ import time
 
 import httpx
 
+from bench.client import api_headers, sidecar_headers
 from bench.patterns import ORCHESTRATOR, SIDECAR
 from bench.system import baton_system
 from services.common.registry import REGISTRY
@@ -23,14 +24,14 @@ RESEARCHERS = [m.app_id for m in REGISTRY.members("parallel")]
 def parallel_once(latency: float) -> float:
     faults = {a: {"delay_seconds": latency} for a in RESEARCHERS}
     started = time.monotonic()
-    resp = httpx.post(f"{ORCHESTRATOR}/research-parallel", timeout=30,
+    resp = httpx.post(f"{ORCHESTRATOR}/research-parallel", timeout=30, headers=api_headers(),
                       json={"query": "solid-state batteries", "deadline_seconds": 4 * latency + 120, "faults": faults})
     if resp.status_code == 403:
         raise SystemExit("bench: the running Baton refuses faults; restart it with BATON_ALLOW_FAULT_INJECTION=true")
     resp.raise_for_status()
     task_id = resp.json()["task_id"]
     while True:
-        task = httpx.get(f"{ORCHESTRATOR}/task/{task_id}", timeout=10).json()
+        task = httpx.get(f"{ORCHESTRATOR}/task/{task_id}", timeout=10, headers=api_headers()).json()
         if task["status"] in ("completed", "failed"):
             break
         time.sleep(0.05)
@@ -43,7 +44,7 @@ def parallel_once(latency: float) -> float:
 def sequential_once(latency: float) -> float:
     started = time.monotonic()
     for agent in RESEARCHERS:
-        resp = httpx.post(f"{SIDECAR}/v1.0/invoke/{agent}/method/run", timeout=300, json={
+        resp = httpx.post(f"{SIDECAR}/v1.0/invoke/{agent}/method/run", timeout=300, headers=sidecar_headers(), json={
             "task_id": "bench-sequential", "input": "Query: solid-state batteries",
             "fault": {"delay_seconds": latency}})
         resp.raise_for_status()

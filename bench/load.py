@@ -7,6 +7,7 @@ import time
 
 import httpx
 
+from .client import api_headers, patiently, sidecar_headers
 from .patterns import ORCHESTRATOR, SIDECAR, Pattern
 
 POLL_SECONDS = 0.05
@@ -14,19 +15,21 @@ POLL_SECONDS = 0.05
 
 async def run_one(http: httpx.AsyncClient, pattern: Pattern, give_up_after: float) -> float:
     started = time.monotonic()
-    body = pattern.body()
+    body, api = pattern.body(), api_headers()
     if pattern.name == "event-driven":
-        resp = await http.post(f"{SIDECAR}/v1.0/publish/pubsub/data-received",
+        resp = await http.post(f"{SIDECAR}/v1.0/publish/pubsub/data-received", headers=sidecar_headers(),
                                params={"metadata.cloudevent.type": "DataReceived"}, json=body)
         resp.raise_for_status()
         url, done = f"{ORCHESTRATOR}/events/{body['correlation_id']}", lambda doc: len(doc["events"]) >= 4
     else:
-        resp = await http.post(f"{ORCHESTRATOR}{pattern.path}", json=body)
+        resp = await patiently(lambda: http.post(f"{ORCHESTRATOR}{pattern.path}", json=body, headers=api))
         resp.raise_for_status()
         url = f"{ORCHESTRATOR}/task/{resp.json()['task_id']}"
         done = lambda doc: doc["status"] in ("completed", "failed")  # noqa: E731
     while time.monotonic() - started < give_up_after:
-        doc = (await http.get(url)).json()
+        polled = await patiently(lambda: http.get(url, headers=api))
+        polled.raise_for_status()
+        doc = polled.json()
         if done(doc):
             if doc.get("status") == "failed":
                 raise RuntimeError(f"{pattern.name} task failed: {doc.get('error')}")

@@ -44,12 +44,15 @@ param modelBaseUrl string = ''
 param modelName string = ''
 
 @secure()
-@description('API key of that endpoint (modelProvider openai): stored as a Container Apps secret, never a plain value.')
+@description('API key of that endpoint (modelProvider openai): written to Key Vault as `model-api-key`, which the apps read through the `secretstore` component. Empty: the vault is left as it is.')
 param modelApiKey string = ''
 
 @secure()
-@description('Where the notifier posts notifications (the `webhook` component). Empty: no webhook, notifications are only stored.')
+@description('Where the notifier posts notifications: written to Key Vault as `webhook-url`, which the `webhook` component (created only then) reads. Empty: no webhook, notifications are only stored.')
 param webhookUrl string = ''
+
+@description('Comma-separated CIDR ranges allowed to reach the orchestrator (BATON_ALLOWED_IPS). Empty: any address (the API key still applies).')
+param allowedIpRanges string = ''
 
 @minValue(1)
 @description('BATON_MESSAGE_TTL_SECONDS, also the default time to live of every Service Bus subscription.')
@@ -112,6 +115,8 @@ module keyVault 'modules/keyvault.bicep' = {
     name: '${abbrs.keyVaultVaults}${resourceToken}'
     identityPrincipalId: identity.outputs.principalId
     userPrincipalId: principalId
+    modelApiKey: useAzureOpenAi ? '' : modelApiKey
+    webhookUrl: webhookUrl
   }
 }
 
@@ -187,7 +192,7 @@ module environment 'modules/environment.bicep' = {
     storageAccountName: storage.outputs.name
     artifactsContainerName: storage.outputs.artifactsContainerName
     keyVaultName: keyVault.outputs.name
-    webhookUrl: webhookUrl
+    webhookConfigured: !empty(webhookUrl)
   }
 }
 
@@ -209,10 +214,8 @@ module apps 'modules/apps.bicep' = {
     modelBaseUrl: useAzureOpenAi ? openAi.outputs.endpoint : modelBaseUrl
     modelName: useAzureOpenAi ? openAi.outputs.deploymentName : modelName
     azureOpenAiApiVersion: azureOpenAiApiVersion
-    modelApiKey: useAzureOpenAi ? '' : modelApiKey
-    webhookApps: registry.componentScopes.webhook
-    webhookUrl: webhookUrl
     messageTtlSeconds: messageTtlSeconds
+    allowedIpRanges: empty(allowedIpRanges) ? [] : split(allowedIpRanges, ',')
   }
 }
 

@@ -63,9 +63,11 @@ fi
 # 4. Dapr runtime, placement, scheduler and CLI from Go modules (skipped when built).
 bash infra/local/build-dapr.sh
 
-# 5. What `dapr run` expects under DAPR_RUNTIME_PATH (the project root): a config file and
-# a components folder. The config is Baton's own, so `dapr run -f` picks it up for every
-# app whose directory is the project root.
+# 5. What `dapr run` expects under DAPR_RUNTIME_PATH (the project root): a components folder
+# (dapr.yaml names each app's config file and Baton's components folder itself). A config
+# link that older checkouts made here pointed at a file that is gone.
 mkdir -p .dapr/components .data/artifacts
-ln -sfn ../components/daprconfig.yaml .dapr/config.yaml
+[[ -L .dapr/config.yaml ]] && rm -f .dapr/config.yaml
+# 6. The local API keys and sidecar tokens (.data/secrets/, git-ignored), made once.
+.venv/bin/python -c 'from infra.local.keys import LocalSecrets; LocalSecrets.default().ensure()'
 say "ready"

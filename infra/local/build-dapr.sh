@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds daprd, placement, scheduler and the dapr CLI at the pinned versions into
+# Builds daprd, placement, scheduler, sentry and the dapr CLI at the pinned versions into
 # .dapr/bin/, then Azure Container Apps' runtime (daprd, placement and scheduler at
-# DAPR_AZURE_RUNTIME_VERSION) into .dapr/azure-runtime/.dapr/bin/, where
+# DAPR_AZURE_RUNTIME_VERSION, with its sentry) into .dapr/azure-runtime/.dapr/bin/, where
 # `DAPR_RUNTIME_PATH=.dapr/azure-runtime dapr run ...` finds it.
 # Each part skips itself when that exact build is already there.
 set -euo pipefail
@@ -32,7 +32,7 @@ build_runtime() {
     echo "package components" > "$copy/cmd/daprd/components/zz_notag.go"
     echo "$v" > "$copy/.baton-version"
   fi
-  for cmd in daprd placement scheduler; do
+  for cmd in daprd placement scheduler sentry; do
     echo "build-dapr: compiling $cmd $v (the first build takes several minutes on 2 cores)..."
     (cd "$src" && go build -trimpath -ldflags "$ldflags" -o "$bin/$cmd.new" "./$cmd")
     mv "$bin/$cmd.new" "$bin/$cmd"
@@ -46,7 +46,7 @@ src="$root/infra/local/dapr"
 wanted="runtime=$DAPR_RUNTIME_VERSION cli=$DAPR_CLI_VERSION src=$(cat "$src"/go.* "$src"/*/*.go "$src"-cli/go.* | sha256sum | cut -c1-16)"
 stamp="$bin/.build-stamp"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]] \
-   && [[ -x "$bin/daprd" && -x "$bin/placement" && -x "$bin/scheduler" && -x "$bin/dapr" ]]; then
+   && [[ -x "$bin/daprd" && -x "$bin/placement" && -x "$bin/scheduler" && -x "$bin/sentry" && -x "$bin/dapr" ]]; then
   echo "build-dapr: Dapr $DAPR_RUNTIME_VERSION (CLI $DAPR_CLI_VERSION) already built in .dapr/bin"
 else
   started=$SECONDS
@@ -67,7 +67,7 @@ src="$root/infra/local/dapr-azure"
 wanted="runtime=$DAPR_AZURE_RUNTIME_VERSION src=$(cat "$src"/go.* "$src"/*/*.go | sha256sum | cut -c1-16)"
 stamp="$bin/.build-stamp"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]] \
-   && [[ -x "$bin/daprd" && -x "$bin/placement" && -x "$bin/scheduler" ]]; then
+   && [[ -x "$bin/daprd" && -x "$bin/placement" && -x "$bin/scheduler" && -x "$bin/sentry" ]]; then
   echo "build-dapr: Azure's Dapr $DAPR_AZURE_RUNTIME_VERSION already built in .dapr/azure-runtime/.dapr/bin"
 else
   started=$SECONDS

@@ -1,11 +1,16 @@
-"""Send one topic through the running content pipeline and print the article.
+"""Send one topic through the running content pipeline and print the article. The API key
+is BATON_API_KEY, else the local key with write scope (starting tasks and reading them).
 Usage: python infra/local/demo.py [topic] [--url http://127.0.0.1:8080]"""
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script by `make run`
+from infra.local.keys import local_api_key
 
 
 def main() -> int:
@@ -15,7 +20,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
 
-    with httpx.Client(base_url=args.url, timeout=30) as http:
+    with httpx.Client(base_url=args.url, timeout=30, headers={"X-API-Key": local_api_key("write")}) as http:
         started = http.post("/create-content", json={"topic": args.topic})
         started.raise_for_status()
         task_id = started.json()["task_id"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local platform under Baton: Redis, Dapr placement and scheduler, and the embedded
-# model server, on 127.0.0.1. Usage: platform.sh up|down|status
+# The local platform under Baton: Redis, Dapr's sentry (the certificate authority behind mTLS),
+# placement and scheduler, and the embedded model server, on 127.0.0.1.
+# Usage: platform.sh up|down|status
 # Idempotent; pid files in $BATON_DATA_DIR/run, logs in $BATON_DATA_DIR/logs.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -9,6 +10,10 @@ source "$root/versions.env"
 : "${BATON_DATA_DIR:=$root/.data}"
 : "${BATON_REDIS_PORT:=6380}"  # not 6379: a Redis the user already runs stays untouched
 : "${BATON_PLACEMENT_PORT:=50005}"
+# With mTLS on, the Dapr CLI points every daprd at sentry on localhost:50001: only a platform
+# that no `dapr run` uses (a test's second platform) may move it.
+: "${BATON_SENTRY_PORT:=50001}"
+sentry_port=$BATON_SENTRY_PORT
 : "${BATON_SCHEDULER_PORT:=50006}"
 : "${BATON_SCHEDULER_ETCD_PORT:=50379}"
 : "${BATON_MODEL_PORT:=8181}"
@@ -17,6 +22,7 @@ source "$root/versions.env"
 placement_health=$((BATON_PLACEMENT_PORT + 100)) placement_metrics=$((BATON_PLACEMENT_PORT + 200))
 placement_raft=$((BATON_PLACEMENT_PORT + 300))
 scheduler_health=$((BATON_SCHEDULER_PORT + 100)) scheduler_metrics=$((BATON_SCHEDULER_PORT + 200))
+sentry_health=$((sentry_port + 100))
 etcd_peer=$((BATON_SCHEDULER_ETCD_PORT + 1))
 
 # Where placement and scheduler come from; the runtime-skew test points it at Azure's
@@ -25,7 +31,13 @@ bin="${BATON_DAPR_BIN_DIR:-$root/.dapr/bin}"
 run="$BATON_DATA_DIR/run"
 logs="$BATON_DATA_DIR/logs"
 python="$root/.venv/bin/python"
-services=(redis placement scheduler model)
+services=(redis sentry placement scheduler model)
+# Sentry generates its root and issuer certificates here on first start; placement, scheduler
+# and (through DAPR_TRUST_ANCHORS, see infra/local/keys.py) every daprd trust its root.
+credentials="$BATON_DATA_DIR/sentry"
+# Placement and scheduler serve mTLS only, with certificates from sentry.
+control_plane_tls=(--tls-enabled --trust-domain localhost --trust-anchors-file "$credentials/ca.crt"
+                   --sentry-address "127.0.0.1:$sentry_port")
 
 pid_of() { cat "$run/$1.pid" 2>/dev/null || true; }
 # A process that exited but was not yet reaped (a zombie, state Z) counts as stopped.
@@ -35,28 +47,38 @@ alive() { running "$(pid_of "$1")"; }
 ready() {
   case "$1" in
     redis) redis-cli -h 127.0.0.1 -p "$BATON_REDIS_PORT" ping 2>/dev/null | grep -q PONG ;;
+    sentry) curl -sf "http://127.0.0.1:$sentry_health/healthz" >/dev/null ;;
     placement) curl -sf "http://127.0.0.1:$placement_health/healthz" >/dev/null ;;
     scheduler) curl -sf "http://127.0.0.1:$scheduler_health/healthz" >/dev/null ;;
     model) curl -sf "http://127.0.0.1:$BATON_MODEL_PORT/health" >/dev/null ;;
   esac
 }
 
+# Everything listens on 127.0.0.1, except the control plane's health ports: Dapr 1.18.1 reads
+# --healthz-listen-address but never hands it to the health server (cmd/*/app/app.go), which
+# then serves /healthz on all interfaces. Sentry's metrics are off for the same reason.
 command_for() {
   case "$1" in
     redis) echo redis-server --bind 127.0.0.1 --port "$BATON_REDIS_PORT" --dir "$BATON_DATA_DIR/redis" \
              --appendonly yes --save "" --daemonize no --protected-mode yes ;;
+    sentry) echo "$bin/sentry" --port "$sentry_port" --listen-address 127.0.0.1 \
+             --healthz-port "$sentry_health" --healthz-listen-address 127.0.0.1 \
+             --enable-metrics=false \
+             --issuer-credentials "$credentials" --trust-domain localhost \
+             --config "$root/infra/local/sentry.yaml" ;;
     placement) echo "$bin/placement" --port "$BATON_PLACEMENT_PORT" --listen-address 127.0.0.1 \
              --healthz-port "$placement_health" --healthz-listen-address 127.0.0.1 \
              --metrics-port "$placement_metrics" --metrics-listen-address 127.0.0.1 \
              --initial-cluster "dapr-placement-0=127.0.0.1:$placement_raft" \
-             --raft-logstore-path "$BATON_DATA_DIR/placement" ;;
+             --raft-logstore-path "$BATON_DATA_DIR/placement" "${control_plane_tls[@]}" ;;
     scheduler) echo "$bin/scheduler" --port "$BATON_SCHEDULER_PORT" --listen-address 127.0.0.1 \
              --healthz-port "$scheduler_health" --healthz-listen-address 127.0.0.1 \
              --metrics-port "$scheduler_metrics" --metrics-listen-address 127.0.0.1 \
              --etcd-data-dir "$BATON_DATA_DIR/scheduler" \
              --etcd-client-port "$BATON_SCHEDULER_ETCD_PORT" --etcd-client-listen-address 127.0.0.1 \
              --etcd-initial-cluster "dapr-scheduler-server-0=http://127.0.0.1:$etcd_peer" \
-             --override-broadcast-host-port "127.0.0.1:$BATON_SCHEDULER_PORT" ;;
+             --override-broadcast-host-port "127.0.0.1:$BATON_SCHEDULER_PORT" \
+             --identity-directory-write "$BATON_DATA_DIR/scheduler-identity" "${control_plane_tls[@]}" ;;
     model) echo "$python" "$root/infra/local/model_server.py" --port "$BATON_MODEL_PORT" ;;
   esac
 }
@@ -95,6 +117,7 @@ case "${1:-}" in
   up)
     [[ -x "$bin/daprd" ]] || { echo "platform: Dapr is not built; run infra/local/bootstrap.sh" >&2; exit 1; }
     mkdir -p "$run" "$logs" "$BATON_DATA_DIR"/{redis,placement,scheduler}
+    mkdir -p -m 700 "$credentials"
     for s in "${services[@]}"; do start "$s"; done ;;
   down)
     for ((i = ${#services[@]} - 1; i >= 0; i--)); do stop "${services[$i]}"; done ;;

@@ -7,6 +7,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import yaml
+
+from infra.local.keys import LocalSecrets
+
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".data" / "logs"
 
@@ -54,18 +58,44 @@ def wait_until(predicate, timeout: float, interval: float = 0.5, what: str = "co
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def open_resources(folder: Path) -> tuple[Path, Path]:
+    """For test apps whose ids are not in the registry: copies of Baton's components without
+    their scopes (in folder/components), and a sidecar configuration with mTLS on but no
+    access control (folder/config.yaml). Returns both paths."""
+    resources = folder / "components"
+    resources.mkdir(parents=True, exist_ok=True)
+    for path in (ROOT / "components").glob("*.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        if doc["kind"] == "Component":
+            doc.pop("scopes", None)
+            (resources / path.name).write_text(yaml.safe_dump(doc))
+        elif doc["kind"] == "Resiliency":
+            (resources / path.name).write_text(path.read_text())
+    config = yaml.safe_load((ROOT / "components/config/agent.yaml").read_text())
+    config["metadata"]["name"] = "test-open"
+    config["spec"] = {key: value for key, value in config["spec"].items() if key in ("mtls", "tracing")}
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    return resources, folder / "config.yaml"
+
+
 class DaprRun:
-    """`dapr run -f <run file>` in the background, with its whole process tree tracked."""
+    """`dapr run -f <run file>` in the background, with its whole process tree tracked. Every
+    sidecar and app gets the sidecar tokens, the secrets file and sentry's root certificate
+    (infra/local/keys.py; BATON_SECRETS_DIR picks the folder)."""
 
     def __init__(self, run_file: Path, name: str, env: dict | None = None):
         self.run_file, self.name = run_file, name
-        self.env = {**os.environ, "DAPR_RUNTIME_PATH": str(ROOT), **(env or {})}
+        self.extra_env = env or {}
+        self.env = {**os.environ, "DAPR_RUNTIME_PATH": str(ROOT), **self.extra_env}
         self.proc: subprocess.Popen | None = None
         self.started_pids: set[int] = set()
         self.adopted: list[subprocess.Popen] = []
         self.log_path = LOGS / f"test-{name}.log"
 
     def start(self) -> None:
+        # Read now, not at construction: sentry writes its root certificate when the platform starts.
+        self.env = {**os.environ, "DAPR_RUNTIME_PATH": str(ROOT), **LocalSecrets.default().sidecar_env(),
+                    **self.extra_env}
         LOGS.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "w") as log:  # the child keeps its own copy of the descriptor
             self.proc = subprocess.Popen([str(ROOT / ".dapr/bin/dapr"), "run", "-f", str(self.run_file)],
@@ -74,7 +104,7 @@ class DaprRun:
     def wait_ready(self, timeout: float = 120) -> None:
         done = subprocess.run([str(ROOT / ".venv/bin/python"), str(ROOT / "infra/local/wait_ready.py"),
                                str(self.run_file), "--timeout", str(timeout)],
-                              cwd=ROOT, capture_output=True, text=True)
+                              cwd=ROOT, env=self.env, capture_output=True, text=True)
         self.track()
         assert done.returncode == 0, f"{self.name} not ready:\n{done.stdout}{done.stderr}\nsee {self.log_path}"
 
@@ -95,6 +125,17 @@ class DaprRun:
             if f"APP_ID={app_id}".encode() in environ and not exe.endswith(b"daprd") and is_running(pid):
                 return pid
         raise LookupError(f"no running app process for {app_id}")
+
+    def sidecar_http_port(self, app_id: str) -> int:
+        """The HTTP port of the daprd that runs for `app_id` (the CLI picks free ones)."""
+        for pid in sorted(self.track()):
+            try:
+                argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+            except FileNotFoundError:
+                continue
+            if argv[0].endswith("daprd") and "--app-id" in argv and argv[argv.index("--app-id") + 1] == app_id:
+                return int(argv[argv.index("--dapr-http-port") + 1])
+        raise LookupError(f"no sidecar for {app_id}")
 
     def adopt(self, proc: subprocess.Popen) -> None:
         """A process a test started in place of one of ours (e.g. a restarted app)."""

@@ -1,6 +1,7 @@
-"""Writes dapr.yaml, components/resiliency.yaml and infra/apps.json (the app list the Azure
-Bicep loops over) from the app registry (services/common/registry.py), so an app is defined
-in one place.
+"""Writes dapr.yaml, components/resiliency.yaml, the sidecar configurations in
+components/config/, the `scopes` of every component, and infra/apps.json (the app list the
+Azure Bicep loops over) from the app registry (services/common/registry.py), so an app is
+defined in one place.
 
   .venv/bin/python infra/local/render_config.py          # rewrite the files (make config)
   .venv/bin/python infra/local/render_config.py --check  # exit 1 if they differ (a unit test runs it)
@@ -15,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from services.common.registry import APPS, DEAD_LETTER_TOPIC, App  # noqa: E402
+from services.common.registry import AGENT_MODULE, APPS, DEAD_LETTER_TOPIC, App  # noqa: E402
 
 GENERATED = "# Generated from services/common/registry.py by infra/local/render_config.py (make config): edit there.\n"
 
@@ -25,9 +26,10 @@ RUN_FILE_HEAD = GENERATED + """\
 version: 1
 common:
   resourcesPath: ./components
-  # The CLI prefers <appDirPath>/.dapr/config.yaml, which bootstrap links to this same file.
-  configFilePath: ./components/daprconfig.yaml
   appProtocol: http
+  # Sidecars listen on loopback only and take the Dapr API token from the environment
+  # (`make run` sets it: see README, "Security").
+  apiListenAddresses: 127.0.0.1
   placementHostAddress: 127.0.0.1:50005
   schedulerHostAddress: 127.0.0.1:50006
   appHealthCheckPath: /health
@@ -78,8 +80,10 @@ RESILIENCY_TAIL = """\
 
 def _app_block(app: App) -> str:
     lines = [f"  - appID: {app.app_id}", "    appDirPath: .", f"    appPort: {app.port}"]
-    if app.sidecar_ports:
-        lines += [f"    daprHTTPPort: {app.sidecar_ports[0]}", f"    daprGRPCPort: {app.sidecar_ports[1]}"]
+    ports = app.sidecar_ports
+    lines += [f"    daprHTTPPort: {ports.http}", f"    daprGRPCPort: {ports.grpc}",
+              f"    daprInternalGRPCPort: {ports.internal_grpc}", f"    metricsPort: {ports.metrics}"]
+    lines.append(f"    configFilePath: ./components/config/{_kind(app)}.yaml")
     lines.append(f'    command: [".venv/bin/python", "-m", "{app.module}"]')
     env = {"BATON_PORT": str(app.port)}
     if app.role:
@@ -106,21 +110,89 @@ def _kind(app: App) -> str:
     return "agent" if app.is_agent else "subscriber"
 
 
-# Which apps load each Dapr component in Azure (each component is scoped to them): the
-# orchestrator and the subscribers keep state and use pub/sub; the orchestrator publishes
-# articles and the archiver archives (artifacts); the notifier posts to the webhook; only the
-# orchestrator may read secrets through Dapr. Agents load none: they only serve invocations.
+# Which apps load each Dapr component, locally and in Azure (each component is scoped to
+# them; any other app's sidecar does not load it): the orchestrator and the subscribers keep
+# state and use pub/sub; the orchestrator publishes articles and the archiver archives
+# (artifacts); the notifier posts to the webhook; the secret store serves the orchestrator
+# (API keys), every app with a model (its key) and the notifier (the webhook URL).
+MODEL_USERS = (AGENT_MODULE, "services.analyser")
 COMPONENT_USERS = {
     "statestore": ("services.orchestrator", "services.analyser", "services.notifier", "services.archiver"),
     "pubsub": ("services.orchestrator", "services.analyser", "services.notifier", "services.archiver"),
     "artifacts": ("services.orchestrator", "services.archiver"),
     "webhook": ("services.notifier",),
-    "secretstore": ("services.orchestrator",),
+    "secretstore": ("services.orchestrator", *MODEL_USERS, "services.notifier"),
 }
 
 
 def component_scopes(apps: tuple[App, ...] = APPS) -> dict[str, list[str]]:
     return {name: [a.app_id for a in apps if a.module in modules] for name, modules in COMPONENT_USERS.items()}
+
+
+SIDECAR_CONFIG = GENERATED + """\
+# The {kind} sidecars' configuration (dapr.yaml passes it to each with --config).
+apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata:
+  name: baton-{kind}
+spec:
+  tracing:
+    samplingRate: "1"
+  # mTLS between sidecars and with placement and scheduler, with certificates from the local
+  # sentry (infra/local/platform.sh): seeing this, the Dapr CLI starts daprd with
+  # --enable-mtls --sentry-address localhost:50001.
+  mtls:
+    enabled: true
+    workloadCertTTL: 24h
+    allowedClockSkew: 15m
+  # Service invocation into these apps: the caller's app id is taken from its mTLS certificate.
+  accessControl:
+    defaultAction: deny
+    trustDomain: public
+    policies:{policies}
+  # What the app may read through Dapr's secrets API.
+  secrets:
+    scopes:
+      - storeName: secretstore
+        defaultAccess: deny
+        allowedSecrets: {secrets}
+"""
+
+# Who may invoke each kind of app, and which secrets it reads. Agents serve the orchestrator's
+# workflows; subscribers serve only their subscriptions (and the orchestrator's health check);
+# nothing invokes the orchestrator through Dapr.
+SIDECAR_POLICIES = {
+    "orchestrator": " []",
+    "agent": """
+      - appId: orchestrator
+        defaultAction: allow
+        trustDomain: public
+        namespace: default""",
+    "subscriber": """
+      - appId: orchestrator
+        defaultAction: deny
+        trustDomain: public
+        namespace: default
+        operations:
+          - {name: /health, httpVerb: [GET], action: allow}""",
+}
+# The notifier reads whether `webhook-url` is set (the analyser has a model): one config for both.
+SIDECAR_SECRETS = {"orchestrator": ["api-keys"], "agent": ["model-api-key"],
+                   "subscriber": ["model-api-key", "webhook-url"]}
+
+
+def sidecar_configs() -> dict[str, str]:
+    return {kind: SIDECAR_CONFIG.format(kind=kind, policies=policies, secrets=json.dumps(SIDECAR_SECRETS[kind]))
+            for kind, policies in SIDECAR_POLICIES.items()}
+
+
+SCOPES_LINE = "scopes:  # generated from services/common/registry.py (make config): the apps that load it\n"
+
+
+def scoped_component(text: str, app_ids: list[str]) -> str:
+    """A component file with its trailing `scopes:` list replaced by `app_ids`."""
+    head = text.split("\nscopes:", 1)[0].rstrip("\n") + "\n"
+    return head + SCOPES_LINE + "".join(f"  - {app_id}\n" for app_id in app_ids)
 
 
 def azure_apps(apps: tuple[App, ...] = APPS) -> str:
@@ -137,8 +209,13 @@ def azure_apps(apps: tuple[App, ...] = APPS) -> str:
 
 
 def outputs(apps: tuple[App, ...] = APPS) -> dict[Path, str]:
-    return {ROOT / "dapr.yaml": run_file(apps), ROOT / "components" / "resiliency.yaml": resiliency(apps),
-            ROOT / "infra" / "apps.json": azure_apps(apps)}
+    files = {ROOT / "dapr.yaml": run_file(apps), ROOT / "components" / "resiliency.yaml": resiliency(apps),
+             ROOT / "infra" / "apps.json": azure_apps(apps)}
+    files |= {ROOT / "components" / "config" / f"{kind}.yaml": text for kind, text in sidecar_configs().items()}
+    for name, app_ids in component_scopes(apps).items():
+        path = ROOT / "components" / f"{name}.yaml"
+        files[path] = scoped_component(path.read_text(), app_ids)
+    return files
 
 
 def main() -> int:
@@ -155,6 +232,7 @@ def main() -> int:
             diff = difflib.unified_diff(current.splitlines(True), text.splitlines(True), str(path), "registry")
             sys.stdout.writelines(diff)
         else:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             print(f"wrote {path.relative_to(ROOT)}")
     if stale:

@@ -9,6 +9,9 @@ export DAPR_RUNTIME_PATH="$root"
 
 bash infra/local/bootstrap.sh
 bash infra/local/platform.sh up
+# Sidecar tokens, the secrets file and sentry's root certificate, for every daprd and app.
+sidecar_env="$(.venv/bin/python -m infra.local.keys env)"
+eval "$sidecar_env"
 
 dapr_pid=""
 cleanup() {
@@ -31,4 +34,6 @@ echo "run: services starting (dapr run -f dapr.yaml, pid $dapr_pid; log .data/lo
 .venv/bin/python infra/local/demo.py "${BATON_DEMO_TOPIC:-How AI agents coordinate with each other}"
 echo
 echo "run: Baton is serving on http://127.0.0.1:8080 (API docs at /docs). Ctrl-C stops it."
+echo "run: every call needs an API key; the local admin key (all keys: .venv/bin/python -m infra.local.keys show):"
+echo "       curl -H \"Authorization: Bearer $(.venv/bin/python -c 'from infra.local.keys import local_api_key; print(local_api_key())')\" http://127.0.0.1:8080/agents"
 wait "$dapr_pid"

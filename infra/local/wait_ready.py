@@ -2,10 +2,12 @@
 
 The gateway app (the first one with a fixed daprHTTPPort: Baton's orchestrator) is asked
 directly; every other app is called through the gateway's sidecar (service invocation),
-which proves its own sidecar is up and discoverable too.
+which proves its own sidecar is up and discoverable too. The gateway's sidecar wants the
+Dapr API token (DAPR_API_TOKEN, set by `make run` and the tests).
 Usage: wait_ready.py dapr.yaml [--timeout 120]"""
 
 import argparse
+import os
 import sys
 import time
 
@@ -40,7 +42,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args()
     deadline, last = time.monotonic() + args.timeout, None
-    with httpx.Client(timeout=3) as http:
+    token = os.environ.get("DAPR_API_TOKEN")
+    with httpx.Client(timeout=3, headers={"dapr-api-token": token} if token else {}) as http:
         while time.monotonic() < deadline:
             pending = pending_apps(args.run_file, http)
             if not pending:

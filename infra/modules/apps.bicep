@@ -16,28 +16,29 @@ param modelProvider string
 param modelBaseUrl string
 param modelName string
 param azureOpenAiApiVersion string
-@secure()
-param modelApiKey string = ''
-@description('App ids that post to the webhook (apps.json componentScopes.webhook).')
-param webhookApps array = []
-@secure()
-param webhookUrl string = ''
 param messageTtlSeconds int
+@description('CIDR ranges that may reach the public ingress of the orchestrator; empty: any address.')
+param allowedIpRanges array = []
 
 // Until azd has pushed the Baton image, every app runs the public placeholder azd's own
 // templates use; the readiness probe would fail on it, so it is added only with the real image.
 var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
 var image = empty(imageName) ? placeholderImage : imageName
 
-// Shape per kind: the orchestrator is public and hosts the workflow engine (actors need a
-// running replica; one replica, see docs/azure-design.md); agents are reached only by Dapr
-// service invocation, which needs a live sidecar; subscribers scale to zero on their queue.
+// Shape per kind: the orchestrator is the only public app and hosts the workflow engine
+// (actors need a running replica; one replica, see docs/azure-design.md); agents have internal
+// ingress only and are reached by Dapr service invocation, which needs a live sidecar;
+// subscribers have no ingress and scale to zero on their queue. Security: docs/azure-design.md.
 var shapes = {
   orchestrator: { external: true, minReplicas: 1, maxReplicas: 1, cpu: '0.5', memory: '1Gi' }
   agent: { external: false, minReplicas: 1, maxReplicas: 3, cpu: '0.25', memory: '0.5Gi' }
   subscriber: { external: false, minReplicas: 0, maxReplicas: 3, cpu: '0.25', memory: '0.5Gi' }
 }
 
+// No token and no secret here. Container Apps injects APP_API_TOKEN into every Dapr-enabled
+// app (the sidecar sends it as `dapr-api-token`; Baton's apps refuse to start without it), so
+// nothing may set or override it; DAPR_API_TOKEN is not used on Container Apps. Keys come
+// from Key Vault through the `secretstore` component (keyvault.bicep), never from env.
 var commonEnv = [
   { name: 'BATON_HOST', value: '0.0.0.0' }
   { name: 'BATON_MESSAGE_TTL_SECONDS', value: string(messageTtlSeconds) }
@@ -55,9 +56,12 @@ var modelEnv = {
   BATON_MODEL_NAME: modelName
   BATON_AZURE_OPENAI_API_VERSION: azureOpenAiApiVersion
 }
-var modelSecrets = empty(modelApiKey) ? [] : [
-  { name: 'model-api-key', value: modelApiKey }
-]
+
+var orchestratorIpRules = [for (cidr, i) in allowedIpRanges: {
+  name: 'allow-${i}'
+  ipAddressRange: trim(cidr)
+  action: 'Allow'
+}]
 
 resource apps_ 'Microsoft.App/containerApps@2026-01-01' = [for app in apps: {
   name: '${namePrefix}${app.appId}'
@@ -80,6 +84,9 @@ resource apps_ 'Microsoft.App/containerApps@2026-01-01' = [for app in apps: {
         targetPort: app.port
         transport: 'auto'
         allowInsecure: false
+        // Allow rules only: with any, every other address is refused. Dapr calls inside the
+        // environment are not subject to them (microsoft/azure-container-apps#527).
+        ipSecurityRestrictions: app.kind == 'orchestrator' ? orchestratorIpRules : []
       }
       registries: [
         {
@@ -87,9 +94,6 @@ resource apps_ 'Microsoft.App/containerApps@2026-01-01' = [for app in apps: {
           identity: identityId
         }
       ]
-      secrets: concat(modelSecrets, contains(webhookApps, app.appId) && !empty(webhookUrl) ? [
-        { name: 'webhook-url', value: webhookUrl }
-      ] : [])
       dapr: {
         enabled: true
         appId: app.appId
@@ -108,12 +112,7 @@ resource apps_ 'Microsoft.App/containerApps@2026-01-01' = [for app in apps: {
             { name: 'BATON_PORT', value: string(app.port) }
           ], app.role == null ? [] : [
             { name: 'BATON_AGENT_ROLE', value: app.role }
-          ], commonEnv, map(items(union(modelEnv, app.env)), e => { name: e.key, value: e.value }),
-          empty(modelApiKey) || contains(app.env, 'BATON_MODEL_API_KEY') ? [] : [
-            { name: 'BATON_MODEL_API_KEY', secretRef: 'model-api-key' }
-          ], contains(webhookApps, app.appId) && !empty(webhookUrl) ? [
-            { name: 'BATON_WEBHOOK_URL', secretRef: 'webhook-url' }
-          ] : [])
+          ], commonEnv, map(items(union(modelEnv, app.env)), e => { name: e.key, value: e.value }))
           resources: {
             cpu: json(shapes[app.kind].cpu)
             memory: shapes[app.kind].memory

@@ -19,8 +19,8 @@ param cosmosContainerName string
 param storageAccountName string
 param artifactsContainerName string
 param keyVaultName string
-@secure()
-param webhookUrl string = ''
+@description('Whether a webhook URL was given (it is the Key Vault secret `webhook-url`, not passed here).')
+param webhookConfigured bool = false
 
 var initTimeout = '60s'
 var azureIdentity = [
@@ -125,17 +125,19 @@ resource artifacts 'Microsoft.App/managedEnvironments/daprComponents@2026-01-01'
   }
 }
 
-// Local twin: components/webhook.yaml (bindings.http). Only with a URL; it is a component
-// secret because webhook URLs often carry a token.
-resource webhook 'Microsoft.App/managedEnvironments/daprComponents@2026-01-01' = if (!empty(webhookUrl)) {
+// Local twin: components/webhook.yaml (bindings.http). The URL is the `webhook-url` secret,
+// which the notifier's sidecar resolves through the `secretstore` component (Key Vault):
+// Container Apps' secretStoreComponent + secretRef, Dapr's secretKeyRef locally. Only with a
+// URL: the notifier posts when its sidecar has loaded `webhook`, and daprd loads an HTTP
+// binding whose secret is missing anyway, with an empty URL (docs/azure-design.md).
+resource webhook 'Microsoft.App/managedEnvironments/daprComponents@2026-01-01' = if (webhookConfigured) {
   parent: environment
   name: 'webhook'
   properties: {
     componentType: 'bindings.http'
     version: 'v1'
-    secrets: [
-      { name: 'webhook-url', value: webhookUrl }
-    ]
+    ignoreErrors: true
+    secretStoreComponent: secretstore.name
     metadata: [
       { name: 'url', secretRef: 'webhook-url' }
     ]
@@ -143,7 +145,9 @@ resource webhook 'Microsoft.App/managedEnvironments/daprComponents@2026-01-01' =
   }
 }
 
-// Secrets through Dapr's secrets API (no local twin: nothing reads one locally yet).
+// Local twin: components/secretstore.yaml (secretstores.local.file). Secret names in
+// keyvault.bicep; who reads which is not enforced here (Dapr's secret scopes live in the
+// Configuration resource, which Container Apps does not support): docs/azure-design.md.
 resource secretstore 'Microsoft.App/managedEnvironments/daprComponents@2026-01-01' = {
   parent: environment
   name: 'secretstore'

@@ -2,14 +2,17 @@
 agent can be rewritten in another language without touching the others."""
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from .faults import Fault
+from .inputs import Identifier, Unicode, encodable_text
 
 TaskStatus = Literal["pending", "in_progress", "completed", "failed"]
 TERMINAL_STATUSES = ("completed", "failed")
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+                  AfterValidator(encodable_text)]
 
 
 def utc_now() -> str:
@@ -33,8 +36,8 @@ class AgentRequest(BaseModel):
     """POST /run on any agent, through Dapr service invocation."""
 
     model_config = ConfigDict(extra="forbid")
-    task_id: str = Field(min_length=1, max_length=100)
-    input: str = Field(min_length=1, max_length=20_000)
+    task_id: Identifier
+    input: Unicode = Field(min_length=1, max_length=20_000)
     fault: Fault | None = None
 
 
@@ -45,10 +48,10 @@ class VoteRequest(BaseModel):
     """POST /vote on a voter agent."""
 
     model_config = ConfigDict(extra="forbid")
-    task_id: str = Field(min_length=1, max_length=100)
-    content: str = Field(min_length=1, max_length=10_000)
+    task_id: Identifier
+    content: Unicode = Field(min_length=1, max_length=10_000)
     task: ConsensusTask
-    labels: list[str] = Field(min_length=2, max_length=10)
+    labels: list[Label] = Field(min_length=2, max_length=10)
     fault: Fault | None = None
 
     @field_validator("labels")
@@ -115,10 +118,10 @@ class CloudEvent(BaseModel):
     """The envelope Dapr delivers to subscribers (CloudEvents 1.0, JSON)."""
 
     model_config = ConfigDict(extra="allow")
-    id: str = Field(min_length=1)
-    type: str = "com.dapr.event.sent"
-    source: str = ""
-    topic: str = ""
+    id: str = Field(min_length=1, max_length=200)
+    type: str = Field("com.dapr.event.sent", max_length=200)
+    source: str = Field("", max_length=200)
+    topic: str = Field("", max_length=200)
     data: Any = None
 
 
@@ -133,7 +136,7 @@ class DataReceived(BaseModel):
 class AnalysisComplete(BaseModel):
     """Topic `analysis-complete` (CloudEvent type AnalysisComplete): the analyser's verdict."""
 
-    correlation_id: str
-    source: str
-    analysis: str
-    data_event_id: str
+    correlation_id: str = Field(min_length=1, max_length=100)
+    source: str = Field(min_length=1, max_length=200)
+    analysis: str = Field(max_length=20_000)
+    data_event_id: str = Field(min_length=1, max_length=200)

@@ -1,5 +1,6 @@
 """The model client every agent uses: the `openai` client, pointed by settings at the
-embedded local model, OpenAI, or Azure OpenAI."""
+embedded local model, OpenAI, or Azure OpenAI. Its key, if any, comes from the Dapr secret
+store, read once at start-up."""
 
 import json
 import logging
@@ -14,6 +15,7 @@ from fastapi import Depends, HTTPException, Request
 
 from .contracts import Usage
 from .settings import Settings
+from .sidecar import SecretReader
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,22 @@ def azure_token_provider() -> Callable[[], str]:
     return get_bearer_token_provider(DefaultAzureCredential(), AZURE_OPENAI_SCOPE)
 
 
-def make_openai_client(settings: Settings) -> openai.OpenAI:
-    key = settings.model_api_key.get_secret_value() if settings.model_api_key else None
+def load_model_api_key(settings: Settings, read_secret: SecretReader) -> str | None:
+    """The secret `model_api_key_secret` from the secret store; None when it is absent (the
+    embedded model needs no key; Azure OpenAI then signs in with Microsoft Entra ID). The
+    `instant` stand-in calls no model and reads nothing."""
+    if settings.model_provider == "instant":
+        return None
+    key = read_secret(settings.secret_store, settings.model_api_key_secret)
+    if key:
+        log.info("model API key: secret %s from store %s", settings.model_api_key_secret, settings.secret_store)
+        return key
+    log.info("no secret %s in store %s: the model client uses no key", settings.model_api_key_secret,
+             settings.secret_store)
+    return None
+
+
+def make_openai_client(settings: Settings, key: str | None = None) -> openai.OpenAI:
     if settings.model_provider == "azure":
         return openai.AzureOpenAI(
             azure_endpoint=settings.model_base_url,
@@ -65,10 +81,10 @@ def instant_reply(user_input: str, max_tokens: int, json_schema: dict[str, Any] 
 
 
 class ModelClient:
-    def __init__(self, settings: Settings, client: openai.OpenAI | None = None):
+    def __init__(self, settings: Settings, client: openai.OpenAI | None = None, api_key: str | None = None):
         self.settings = settings
         self.instant = settings.model_provider == "instant"
-        self.client = client if client is not None or self.instant else make_openai_client(settings)
+        self.client = client if client is not None or self.instant else make_openai_client(settings, api_key)
 
     def estimate_cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         s = self.settings

@@ -35,8 +35,8 @@ class App:
     parts: tuple[Part, ...] = ()
     # Extra environment, e.g. a voter's own model: {"BATON_MODEL_BASE_URL": ..., "BATON_MODEL_NAME": ...}
     env: dict[str, str] = field(default_factory=dict)
-    # Fixed sidecar ports (HTTP, gRPC) for the app clients reach through its sidecar; others get free ones.
-    sidecar_ports: tuple[int, int] | None = None
+    # Sidecar API ports (HTTP, gRPC) clients know by heart (the orchestrator's); others by offset.
+    api_ports: tuple[int, int] | None = None
     # Pub/sub topics this app subscribes to (each subscription dead-letters to DEAD_LETTER_TOPIC).
     topics: tuple[str, ...] = ()
 
@@ -44,13 +44,29 @@ class App:
     def is_agent(self) -> bool:
         return self.role is not None
 
+    @property
+    def sidecar_ports(self) -> "SidecarPorts":
+        """Every port of the app's daprd, fixed and below Linux's ephemeral range (32768+):
+        ports the Dapr CLI picks at random can be taken by any outgoing connection before
+        daprd binds them, which left a sidecar unable to start."""
+        http, grpc = self.api_ports or (self.port + 20_000, self.port + 21_000)
+        return SidecarPorts(http=http, grpc=grpc, internal_grpc=self.port + 22_000, metrics=self.port + 23_000)
+
+
+@dataclass(frozen=True)
+class SidecarPorts:
+    http: int
+    grpc: int
+    internal_grpc: int
+    metrics: int
+
 
 def agent(app_id: str, port: int, role: str, *parts: Part, **env: str) -> App:
     return App(app_id=app_id, port=port, role=role, parts=parts, env=env)
 
 
 APPS: tuple[App, ...] = (
-    App("orchestrator", 8080, module="services.orchestrator", sidecar_ports=(3500, 50001),
+    App("orchestrator", 8080, module="services.orchestrator", api_ports=(3500, 3501),
         topics=("content-published", DEAD_LETTER_TOPIC)),
     # Sequential pipeline (the writer and editor also serve the hierarchical content manager).
     agent("research-agent", 8101, "research", Part("sequential", "research")),
@@ -88,7 +104,7 @@ class Member(BaseModel):
 class Registry:
     def __init__(self, apps: tuple[App, ...]):
         ids = [a.app_id for a in apps]
-        ports = [a.port for a in apps]
+        ports = [p for a in apps for p in (a.port, *vars(a.sidecar_ports).values())]
         if len(set(ids)) != len(ids) or len(set(ports)) != len(ports):
             raise ValueError("app ids and ports must be unique in the registry")
         self.apps = apps

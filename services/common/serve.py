@@ -1,15 +1,21 @@
 """Process entry points shared by every service: logging with task ids, uvicorn, the app
-factory with its lifespan (stores, model client) and /health."""
+factory with its lifespan (stores, model client), its protections and /health."""
 
+import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 
+from . import sidecar
+from .apptoken import RoutePredicate, SidecarOnly, no_public_routes, require_app_token
+from .inputs import BodyLimit, validation_error
 from .logs import setup_logging
-from .model import ModelClient
+from .model import ModelClient, load_model_api_key
 from .settings import Settings, get_settings
 from .stores import Stores, build_stores
 from .subscriptions import Subscription, add_subscriptions
@@ -18,6 +24,10 @@ from .subscriptions import Subscription, add_subscriptions
 def serve(app_path: str) -> None:
     settings = get_settings()
     setup_logging(settings.app_id)
+    try:
+        require_app_token(settings)
+    except RuntimeError as err:
+        sys.exit(f"{settings.app_id}: {err}")
     uvicorn.run(app_path, host=settings.host, port=settings.port, log_config=None)
 
 
@@ -28,13 +38,29 @@ def get_stores(request: Request) -> Stores:
 
 
 StoresDep = Annotated[Stores, Depends(get_stores)]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def baton_app(title: str, lifespan: Lifespan, public: RoutePredicate = no_public_routes,
+              description: str = "", docs: bool = False) -> FastAPI:
+    """A FastAPI app with what every Baton app shares: only its sidecar may call it (but
+    GET /health and the `public` routes), bodies over BATON_MAX_BODY_BYTES answer 413, and
+    a 422 survives whatever hostile input it quotes. OpenAPI docs only with `docs` (they are
+    plain routes, outside the sidecar-only check)."""
+    hidden: dict[str, Any] = {} if docs else {"openapi_url": None, "docs_url": None, "redoc_url": None}
+    app = FastAPI(title=title, description=description, lifespan=lifespan, dependencies=[Depends(SidecarOnly(public))],
+                  **hidden)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(BodyLimit, max_bytes=get_settings().max_body_bytes)
+    return app
 
 
 def create_service(title: str, *routers: APIRouter, subscriptions: Sequence[Subscription] = (),
                    with_model: bool = False, check: Callable[[Settings], None] | None = None,
                    **health_details: Any) -> FastAPI:
-    """A Baton service: its routers and pub/sub subscriptions, its stores (and model client)
-    built once at start-up, and GET /health. `check` may refuse a misconfigured start."""
+    """A Baton service: its routers and pub/sub subscriptions, its stores (and model client,
+    with its key from the secret store) built once at start-up, and GET /health. `check`
+    may refuse a misconfigured start."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,10 +69,12 @@ def create_service(title: str, *routers: APIRouter, subscriptions: Sequence[Subs
             check(settings)
         app.state.stores = build_stores(settings)
         if with_model:
-            app.state.model = ModelClient(settings)
+            await asyncio.to_thread(sidecar.wait_for_sidecar)
+            key = await asyncio.to_thread(load_model_api_key, settings, sidecar.read_secret)
+            app.state.model = ModelClient(settings, api_key=key)
         yield
 
-    app = FastAPI(title=title, lifespan=lifespan)
+    app = baton_app(title, lifespan)
     for router in routers:
         app.include_router(router)
     add_subscriptions(app, get_settings().pubsub, subscriptions)

@@ -2,9 +2,20 @@
 Bicep `env` in Azure). Component names are the same in both places."""
 
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import Field, SecretStr
+from limits import parse
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _rate_limit(text: str) -> str:
+    parse(text)  # raises ValueError for anything the `limits` library cannot read
+    return text
+
+
+# A rate in the `limits` library's notation: "600/minute", "100/second", "5 per 10 seconds".
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
 
 
 class Settings(BaseSettings):
@@ -27,9 +38,9 @@ class Settings(BaseSettings):
     # stand-in with zero think time, for benchmarks that measure orchestration alone.
     model_provider: str = Field("openai", pattern="^(openai|azure|instant)$")
     model_base_url: str = "http://127.0.0.1:8181/v1"
-    # Unset: no key for the embedded model; with model_provider=azure, Microsoft Entra ID
-    # (the managed identity in Azure, your az login locally) instead of a key.
-    model_api_key: SecretStr | None = None
+    # The model's key is the secret `model_api_key_secret` in the secret store (see below),
+    # never a setting. Absent: no key for the embedded model; with model_provider=azure,
+    # Microsoft Entra ID (the managed identity in Azure, your az login locally) instead.
     model_name: str = "smollm2-135m-instruct"
     model_max_tokens: int = Field(256, ge=1, le=8192)
     model_timeout_seconds: float = Field(120, gt=0)
@@ -39,10 +50,6 @@ class Settings(BaseSettings):
     # USD per 1K tokens, for the cost estimate in every task (0 for the local model).
     price_prompt_per_1k: float = Field(0.0, ge=0)
     price_completion_per_1k: float = Field(0.0, ge=0)
-
-    # Notifier: deliver notifications to this URL through the `webhook` HTTP output binding
-    # (components/webhook.yaml reads the same variable); unset means store them only.
-    webhook_url: str | None = None
 
     # Agent calls from workflow activities (through the sidecar; resiliency applies there).
     agent_call_timeout_seconds: float = Field(180, gt=0)
@@ -54,6 +61,19 @@ class Settings(BaseSettings):
     # Baton's own per-agent circuit breaker (services/common/breakers.py).
     breaker_failure_threshold: int = Field(5, ge=1, le=1000)
     breaker_reset_seconds: float = Field(60, gt=0, le=86_400)
+
+    # Security. The token this app's sidecar sends on every request (header dapr-api-token):
+    # Container Apps injects it, `make run` sets it; no app starts without it.
+    app_api_token: SecretStr | None = Field(None, validation_alias="APP_API_TOKEN")
+    # The Dapr secret store (local file, Key Vault in Azure) and the secrets Baton reads from it.
+    secret_store: str = "secretstore"
+    api_keys_secret: str = "api-keys"  # the orchestrator's API keys (services/common/apikeys.py)
+    model_api_key_secret: str = "model-api-key"  # optional: apps with a model read it at start-up
+    api_keys_refresh_seconds: float = Field(60, gt=0, le=86_400)
+    # Requests per API key (a key may set its own) and failed authentications per client address.
+    rate_limit: RateLimit = "600/minute"
+    auth_failure_limit: RateLimit = "30/minute"
+    max_body_bytes: int = Field(1_048_576, ge=1024)  # larger request bodies answer 413
 
     # Level for the workflow SDK's own logs (it logs every orchestration step at INFO).
     workflow_sdk_log_level: str = Field("WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR)$")

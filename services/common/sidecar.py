@@ -2,15 +2,19 @@
 
 State, pub/sub and bindings go through the Dapr SDK's gRPC client. Service invocation
 goes through the sidecar's HTTP API (`/v1.0/invoke/<app>/method/<path>`) so the callee's
-HTTP status comes back as is and the caller sidecar's resiliency policy applies."""
+HTTP status comes back as is and the caller sidecar's resiliency policy applies; so do
+secrets. Every call carries DAPR_API_TOKEN when it is set (the SDK adds it by itself)."""
 
 import json
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from dapr.clients import DaprClient
+from dapr.clients.health import DaprHealth
 from dapr.conf import settings as dapr_settings
 
 log = logging.getLogger(__name__)
@@ -33,9 +37,16 @@ def dapr_client() -> DaprClient:
     return DaprClient()
 
 
+def sidecar_headers() -> dict[str, str]:
+    """The sidecar refuses API calls without its token, when it has one (locally; in Azure
+    only the replica itself can reach its sidecar, and there is none)."""
+    token = dapr_settings.DAPR_API_TOKEN
+    return {"dapr-api-token": token} if token else {}
+
+
 @lru_cache
 def _http() -> httpx.Client:
-    return httpx.Client(base_url=sidecar_http_url())
+    return httpx.Client(base_url=sidecar_http_url(), headers=sidecar_headers())
 
 
 def sidecar_healthy() -> bool:
@@ -93,3 +104,38 @@ def call_binding(binding: str, operation: str, data: str, metadata: dict[str, st
 def write_artifact(binding: str, name: str, content: str, content_type: str = "text/markdown") -> None:
     """Store a file through the artifacts output binding (localstorage or Azure Blob)."""
     call_binding(binding, "create", content, {"fileName": name, "blobName": name, "contentType": content_type})
+
+
+class SecretUnavailableError(RuntimeError):
+    """The secret store could not answer (sidecar down, store not loaded or not scoped to
+    this app, access denied); a secret that does not exist is not an error."""
+
+
+# (store, secret name) -> the secret's value, or None when the store has no such secret.
+SecretReader = Callable[[str, str], str | None]
+
+
+def read_secret(store: str, name: str) -> str | None:
+    """One secret through the sidecar's secrets API. Errors never carry the value."""
+    where = f"secret {name!r} in the Dapr secret store {store!r}"
+    try:
+        resp = _http().get(f"/v1.0/secrets/{quote(store, safe='')}/{quote(name, safe='')}", timeout=10)
+    except httpx.HTTPError as err:
+        raise SecretUnavailableError(f"{where}: sidecar unreachable ({type(err).__name__})") from err
+    if resp.status_code == 204:
+        return None
+    body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+    if resp.status_code == 200 and isinstance(body, dict):
+        value = body.get(name)
+        return str(value) if value is not None else None
+    # Dapr answers a missing secret with ERR_SECRET_GET and the store's "not found" message
+    # (local file: "secret x not found"; Key Vault: "404 Not Found ... SecretNotFound").
+    code, message = (body.get("errorCode", ""), str(body.get("message", ""))) if isinstance(body, dict) else ("", "")
+    if code == "ERR_SECRET_GET" and "not found" in message.lower():
+        return None
+    raise SecretUnavailableError(f"{where}: the sidecar answered {resp.status_code} {code} {message[:300]}".rstrip())
+
+
+def wait_for_sidecar() -> None:
+    """Block until the sidecar serves its API (at most DAPR_HEALTH_TIMEOUT seconds)."""
+    DaprHealth.wait_for_sidecar()  # type: ignore[no-untyped-call]  # unannotated in the SDK

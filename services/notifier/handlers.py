@@ -1,6 +1,8 @@
-"""One notification per event, stored under its correlation id and optionally POSTed to
-the webhook."""
+"""One notification per event, stored under its correlation id and POSTed to the webhook
+when the secret `webhook-url` is set (the sidecar's `webhook` binding reads the URL from
+the secret store; this code only asks whether it is there)."""
 
+from functools import lru_cache
 from typing import Any
 
 from services.common import sidecar
@@ -11,6 +13,16 @@ from services.common.settings import get_settings
 from services.common.subscriber import handle_once
 from services.common.subscriptions import Subscription
 
+WEBHOOK = "webhook"  # the HTTP output binding component
+WEBHOOK_URL_SECRET = "webhook-url"
+
+
+@lru_cache
+def webhook_configured() -> bool:
+    """Asked once: the binding reads its secret when the sidecar starts. Not "is the component
+    loaded": without the secret, daprd still loads the HTTP binding, with an empty URL."""
+    return bool(sidecar.read_secret(get_settings().secret_store, WEBHOOK_URL_SECRET))
+
 
 def notify(notifications: NotificationStore, kind: str, message: str, correlation_id: str,
            event: CloudEvent) -> dict[str, Any]:
@@ -18,9 +30,9 @@ def notify(notifications: NotificationStore, kind: str, message: str, correlatio
                         created_at=utc_now())
     notifications.add(note)
     webhook = "not configured"
-    if get_settings().webhook_url:
+    if webhook_configured():
         # A failed delivery raises: the event is retried, then dead-lettered.
-        sidecar.call_binding("webhook", "post", note.model_dump_json(), {"Content-Type": "application/json"})
+        sidecar.call_binding(WEBHOOK, "post", note.model_dump_json(), {"Content-Type": "application/json"})
         webhook = "delivered"
     return {"notification": note.id, "kind": kind, "webhook": webhook}
 

@@ -10,7 +10,9 @@ from services.common import sidecar
 from services.common.registry import REGISTRY
 from services.common.serve import StoresDep
 
-router = APIRouter(prefix="/agents", tags=["agents"])
+from .auth import READ
+
+router = APIRouter(prefix="/agents", tags=["agents"], dependencies=[READ])
 
 
 @router.get("")

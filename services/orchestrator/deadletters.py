@@ -1,6 +1,7 @@
 """Dead letters: every subscription sends what it could not process (after its retries)
 to the `dead-letters` topic; the orchestrator keeps them (services/common/deadletters.py)
-so they can be listed, inspected, replayed to their original topic, and purged."""
+so they can be listed and inspected (read scope), replayed to their original topic and
+purged (admin scope)."""
 
 import logging
 from typing import Annotated, Any
@@ -10,16 +11,21 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from services.common import sidecar
 from services.common.contracts import CloudEvent, utc_now
 from services.common.deadletters import DeadLetter
+from services.common.inputs import ID_PATTERN
 from services.common.registry import DEAD_LETTER_TOPIC
 from services.common.serve import StoresDep
 from services.common.settings import get_settings
 from services.common.subscriber import SUCCESS
 
+from .auth import ADMIN, READ, api_key_name
+
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+router = APIRouter(prefix="/dead-letters", tags=["dead letters"], dependencies=[READ])
+admin = APIRouter(prefix="/dead-letters", tags=["dead letters"], dependencies=[ADMIN])
 TOPIC_OF_TYPE = {"DataReceived": "data-received", "AnalysisComplete": "analysis-complete",
                  "ContentPublished": "content-published"}
-DeadLetterId = Annotated[str, Path(min_length=1, max_length=200)]
+DeadLetterId = Annotated[str, Path(min_length=1, max_length=200, pattern=ID_PATTERN)]
+TOPIC_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 def original_topic(event: CloudEvent) -> str | None:
@@ -55,9 +61,10 @@ def inspect(dead_letter_id: DeadLetterId, stores: StoresDep) -> DeadLetter:
     return _find(dead_letter_id, stores)
 
 
-@router.post("/{dead_letter_id}/replay", status_code=202)
+@admin.post("/{dead_letter_id}/replay", status_code=202)
 def replay(dead_letter_id: DeadLetterId, stores: StoresDep,
-           topic: Annotated[str | None, Query(min_length=1, max_length=200)] = None) -> dict[str, str]:
+           topic: Annotated[str | None, Query(min_length=1, max_length=200, pattern=TOPIC_PATTERN)] = None,
+           ) -> dict[str, str]:
     """Publish the event again, same id and type, to its original topic (or `topic`).
     Subscribers that already processed it recognise the id and do nothing twice."""
     letter = _find(dead_letter_id, stores)
@@ -68,17 +75,20 @@ def replay(dead_letter_id: DeadLetterId, stores: StoresDep,
     data = letter.data if isinstance(letter.data, dict) else {"value": letter.data}
     sidecar.publish(settings.pubsub, target, data, event_id=letter.id, event_type=letter.type,
                     ttl_seconds=settings.message_ttl_seconds)
-    log.info("replayed dead letter %s to %s", dead_letter_id, target)
+    log.info("replayed dead letter %s to %s (key %s)", dead_letter_id, target, api_key_name.get())
     return {"id": dead_letter_id, "topic": target, "status": "replayed"}
 
 
-@router.delete("/{dead_letter_id}", status_code=204)
+@admin.delete("/{dead_letter_id}", status_code=204)
 def purge(dead_letter_id: DeadLetterId, stores: StoresDep) -> Response:
     if not stores.dead_letters.remove(dead_letter_id):
         raise HTTPException(404, f"no dead letter with id {dead_letter_id}")
+    log.info("purged dead letter %s (key %s)", dead_letter_id, api_key_name.get())
     return Response(status_code=204)
 
 
-@router.delete("", status_code=200)
+@admin.delete("", status_code=200)
 def purge_all(stores: StoresDep) -> dict[str, int]:
-    return {"purged": stores.dead_letters.clear()}
+    purged = stores.dead_letters.clear()
+    log.warning("purged all %d dead letters (key %s)", purged, api_key_name.get())
+    return {"purged": purged}

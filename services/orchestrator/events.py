@@ -7,31 +7,35 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.common import sidecar
 from services.common.contracts import CloudEvent, DataReceived
 from services.common.events import EventRecord
 from services.common.faults import require_fault_injection
+from services.common.inputs import ID_PATTERN, Identifier, JsonData, Text, plain_json
 from services.common.logs import task_id_var
 from services.common.serve import StoresDep
 from services.common.settings import get_settings
 from services.common.subscriber import DROP, SUCCESS
 
+from .auth import READ, WRITE
+
 log = logging.getLogger(__name__)
-collector = APIRouter(tags=["event-driven"])
-events_router = APIRouter(prefix="/events", tags=["event-driven"])
-notifications_router = APIRouter(prefix="/notifications", tags=["event-driven"])
-CorrelationId = Annotated[str, Path(min_length=1, max_length=100)]
+collector = APIRouter(tags=["event-driven"], dependencies=[WRITE])
+events_router = APIRouter(prefix="/events", tags=["event-driven"], dependencies=[READ])
+notifications_router = APIRouter(prefix="/notifications", tags=["event-driven"], dependencies=[READ])
+CorrelationId = Annotated[str, Path(min_length=1, max_length=100, pattern=ID_PATTERN)]
 
 
 class CollectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    source: str = Field(min_length=1, max_length=200, description="Where the data comes from")
-    payload: dict[str, Any] | list[Any] = Field(description="The data itself (JSON object or array)")
-    correlation_id: str | None = Field(None, min_length=1, max_length=100,
-                                       description="Ties every resulting event together; default: a new id")
-    faults: dict[str, Any] | None = Field(None, description="Test/demo knob for subscribers, by app id")
+    source: Text = Field(max_length=200, description="Where the data comes from")
+    payload: JsonData = Field(description="The data itself (JSON object or array)")
+    correlation_id: Identifier | None = Field(None, description="Ties every resulting event together; "
+                                                                "default: a new id")
+    faults: Annotated[dict[str, Any], AfterValidator(plain_json)] | None = Field(
+        None, max_length=20, description="Test/demo knob for subscribers, by app id")
 
 
 class Collected(BaseModel):

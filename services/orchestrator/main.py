@@ -1,4 +1,4 @@
-"""The orchestrator app: public API, workflow runtime host, event subscriber."""
+"""The orchestrator app: public API (API keys), workflow runtime host, event subscriber."""
 
 import asyncio
 import logging
@@ -10,14 +10,18 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from services.common import sidecar
+from services.common.apikeys import KeyRing, keep_fresh
 from services.common.logs import sdk_logger_options
 from services.common.registry import DEAD_LETTER_TOPIC
+from services.common.serve import baton_app
 from services.common.settings import get_settings
 from services.common.stores import build_stores
 from services.common.subscriptions import Subscription, add_subscriptions
 from workflows.runtime import build_runtime
 
 from . import agents, deadletters, events, patterns, tasks
+from .auth import ApiGuard, needs_api_key
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 SUBSCRIPTIONS = [
@@ -41,22 +45,28 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await asyncio.to_thread(runtime.start)
     app.state.workflow_ready = True
     log.info("workflow runtime started")
+    # The sidecar is up now: load the API keys before serving, and keep them fresh.
+    keys = app.state.api_guard.keys
+    await asyncio.to_thread(keys.refresh)
+    refresher = asyncio.create_task(keep_fresh(keys, settings.api_keys_refresh_seconds))
     try:
         yield
     finally:
+        refresher.cancel()
         runtime.shutdown()  # type: ignore[no-untyped-call]  # unannotated in the SDK
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(
-        title="Baton orchestrator",
-        description="Multi-agent coordination patterns on Dapr. Every task is a Dapr workflow.",
-        lifespan=lifespan,
-    )
+def create_app(read_secret: sidecar.SecretReader = sidecar.read_secret) -> FastAPI:
+    """`read_secret` reads the API keys (tests pass a fake secret store)."""
+    settings = get_settings()
+    app = baton_app("Baton orchestrator", lifespan, public=needs_api_key, docs=True,
+                    description="Multi-agent coordination patterns on Dapr. Every task is a Dapr workflow.")
+    app.state.api_guard = ApiGuard(KeyRing(read_secret, settings.secret_store, settings.api_keys_secret),
+                                   Throttle(settings.rate_limit, settings.auth_failure_limit))
     for router in (patterns.router, tasks.router, events.collector, events.events_router,
-                   events.notifications_router, deadletters.router, agents.router):
+                   events.notifications_router, deadletters.router, deadletters.admin, agents.router):
         app.include_router(router)
-    add_subscriptions(app, get_settings().pubsub, SUBSCRIPTIONS)
+    add_subscriptions(app, settings.pubsub, SUBSCRIPTIONS)
 
     @app.get("/health", tags=["health"])
     def health() -> JSONResponse:
@@ -65,8 +75,10 @@ def create_app() -> FastAPI:
             "workflow_worker": bool(getattr(app.state, "workflow_ready", False)),
         }
         ok = all(checks.values())
+        # API keys are reported, not checked: Dapr stops delivering events to an unhealthy app.
+        keys = "loaded" if app.state.api_guard.keys.loaded else "not loaded"
         return JSONResponse({"status": "healthy" if ok else "unavailable", "service": "orchestrator",
-                             "checks": checks}, status_code=200 if ok else 503)
+                             "checks": checks, "api_keys": keys}, status_code=200 if ok else 503)
 
     return app
 

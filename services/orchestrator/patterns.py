@@ -11,11 +11,12 @@ from services.common.logs import task_id_var
 from services.common.settings import get_settings
 from workflows.sequential import STEPS
 
+from .auth import WRITE, api_key_name
 from .deps import Tasks, Workflows
 from .requests import ConsensusRequest, ContentRequest, DelegateRequest, PatternRequest, ResearchRequest
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["patterns"])
+router = APIRouter(tags=["patterns"], dependencies=[WRITE])
 
 
 class Started(BaseModel):
@@ -57,7 +58,7 @@ def start_task(tasks: Tasks, workflows: Workflows, body: PatternRequest) -> str:
         log.exception("could not schedule the %s workflow", body.pattern)
         tasks.save_status(task_id, "failed", error=f"could not start workflow: {err}")
         raise HTTPException(503, f"workflow engine unavailable: {err}") from err
-    log.info("started %s workflow", body.pattern)
+    log.info("started %s workflow for key %s", body.pattern, api_key_name.get())
     return task_id
 
 

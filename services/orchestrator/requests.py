@@ -1,19 +1,20 @@
-"""Request bodies of the public API: every input validated, every error says what to fix.
-Each turns into its workflow's input with `to_input`, which adds the agents the registry
-names for the pattern at this moment (a running task keeps the team it started with)."""
+"""Request bodies of the public API: every input validated and bounded, every error says
+what to fix. Each turns into its workflow's input with `to_input`, which adds the agents the
+registry names for the pattern at this moment (a running task keeps the team it started with).
+User text only ever reaches a model as the user's message, never as its instructions."""
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.common.contracts import ConsensusTask
+from services.common.contracts import ConsensusTask, Label
 from services.common.faults import Fault
+from services.common.inputs import Text
 from services.common.registry import REGISTRY, Member, Pattern
 from workflows.consensus import DEFAULT_LABELS
 from workflows.contracts import ConsensusInput, HierarchicalInput, ParallelInput, PatternInput, SequentialInput
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+AppId = Annotated[str, Field(max_length=60)]
 FAULTS_HELP = "Test/demo knob, by agent app id; needs BATON_ALLOW_FAULT_INJECTION=true"
 
 
@@ -24,7 +25,7 @@ def app_ids(pattern: Pattern) -> list[str]:
 class PatternRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pattern: ClassVar[Pattern]
-    faults: dict[str, Fault] | None = Field(None, description=FAULTS_HELP)
+    faults: dict[AppId, Fault] | None = Field(None, max_length=20, description=FAULTS_HELP)
 
     @model_validator(mode="after")
     def faults_name_known_agents(self) -> "PatternRequest":
@@ -66,7 +67,8 @@ class ConsensusRequest(PatternRequest):
     task: ConsensusTask = Field(description="moderation, classification or review")
     labels: list[Label] | None = Field(None, min_length=2, max_length=10,
                                        description="Allowed verdicts; defaults depend on the task")
-    voters: list[str] | None = Field(None, min_length=1, description=f"Subset of {app_ids('consensus')}")
+    voters: list[AppId] | None = Field(None, min_length=1, max_length=20,
+                                       description=f"Subset of {app_ids('consensus')}")
     quorum: int | None = Field(None, ge=1, description="k of N votes needed; default a majority")
     deadline_seconds: float = Field(60, gt=0, le=600)
 

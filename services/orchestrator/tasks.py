@@ -8,12 +8,14 @@ from dapr.ext.workflow import WorkflowStatus
 from fastapi import APIRouter, HTTPException, Path
 
 from services.common.contracts import TERMINAL_STATUSES, TaskDocument
+from services.common.inputs import ID_PATTERN
 
+from .auth import READ
 from .deps import Tasks, Workflows
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/task", tags=["tasks"])
-TaskId = Annotated[str, Path(min_length=1, max_length=100)]
+router = APIRouter(prefix="/task", tags=["tasks"], dependencies=[READ])
+TaskId = Annotated[str, Path(min_length=1, max_length=100, pattern=ID_PATTERN)]
 
 # A running workflow updates its task at every step; only a task quiet for this long is
 # checked against the workflow engine (polling clients would otherwise double the load).

@@ -1,23 +1,68 @@
 """Integration fixtures: the real local platform and the real Baton system."""
 
 import json
+import os
 import socket
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 
-from infra.local.processes import ROOT, DaprRun, platform
+from infra.local.keys import LocalSecrets
+from infra.local.processes import ROOT, DaprRun, open_resources, platform
 
 ORCHESTRATOR = "http://127.0.0.1:8080"
 ORCHESTRATOR_SIDECAR = "http://127.0.0.1:3500"
+# The tests' own API keys and sidecar tokens (not the ones `make run` uses), for every
+# DaprRun and every key lookup in this process.
+os.environ["BATON_SECRETS_DIR"] = str(ROOT / ".data" / "test-secrets")
+SECRETS = LocalSecrets.default()
+# A read key with a rate limit of its own, for the 429 test (tests/integration/test_security.py).
+LIMITED_KEY_NAME = "test-limited"
+
+
+def sidecar_headers() -> dict[str, str]:
+    """What a client of a sidecar's API must send: the Dapr API token."""
+    return {"dapr-api-token": SECRETS.sidecar_env()["DAPR_API_TOKEN"]}
+
+
+def key_headers(scope: str = "admin") -> dict[str, str]:
+    return {"Authorization": f"Bearer {SECRETS.api_key(scope)}"}
+
+
+class Api:
+    """An HTTP API with its credentials on every request: the orchestrator's with an API key
+    (admin unless asked otherwise), or a sidecar's with the Dapr API token."""
+
+    def __init__(self, base: str = ORCHESTRATOR, auth: Callable[[], dict[str, str]] = key_headers):
+        self.base, self.auth = base, auth
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.auth(), **kwargs.pop("headers", {})}
+        kwargs.setdefault("timeout", 10)
+        return httpx.request(method, f"{self.base}{path}", headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+
+api = Api()
+dapr_api = Api(ORCHESTRATOR_SIDECAR, sidecar_headers)  # the orchestrator's sidecar
 
 
 def workflow_instance(instance_id: str) -> dict:
     """The workflow engine's own view of an instance, through the orchestrator's sidecar."""
-    resp = httpx.get(f"{ORCHESTRATOR_SIDECAR}/v1.0/workflows/dapr/{instance_id}", timeout=10)
+    resp = dapr_api.get(f"/v1.0/workflows/dapr/{instance_id}")
     assert resp.status_code == 200, resp.text
     return resp.json()
 
@@ -25,6 +70,19 @@ def workflow_instance(instance_id: str) -> dict:
 def port_in_use(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def probe_apps(name: str) -> Iterator[DaprRun]:
+    """The probe apps (tests/integration/probe): throwaway ids outside the registry, with mTLS."""
+    open_resources(ROOT / ".data" / "probe")
+    run = DaprRun(ROOT / "tests/integration/probe/dapr.yaml", name)
+    run.start()
+    try:
+        run.wait_ready(timeout=90)
+        yield run
+    finally:
+        assert not run.stop(), "probe processes survived shutdown"
 
 
 @pytest.fixture(scope="session")
@@ -65,12 +123,13 @@ def webhook():
 def baton(local_platform, webhook):
     """Every Baton service with its sidecar, started with `dapr run -f dapr.yaml`.
     Fault injection is enabled (it is off by default) so tests can break agents on purpose,
-    and the notifier delivers to the test's webhook."""
+    and the notifier delivers to the test's webhook (its URL is a secret of the tests' store)."""
     for port in (8080, 3500):
         if port_in_use(port):
             pytest.fail(f"port {port} is in use: stop a running `make run` before the integration tests")
-    run = DaprRun(ROOT / "dapr.yaml", "baton",
-                  env={"BATON_ALLOW_FAULT_INJECTION": "true", "BATON_WEBHOOK_URL": webhook[0]})
+    SECRETS.set("webhook-url", webhook[0])  # read by the notifier's sidecar, from the secret store
+    SECRETS.add_api_key(LIMITED_KEY_NAME, "read", rate_limit="3/minute")
+    run = DaprRun(ROOT / "dapr.yaml", "baton", env={"BATON_ALLOW_FAULT_INJECTION": "true"})
     run.start()
     try:
         run.wait_ready(timeout=150)

@@ -1,17 +1,20 @@
 """The Azure twin of the `artifacts` binding for real: a `bindings.azure.blobstorage`
 component (compiled into Baton's daprd) against Azurite, the Azure Storage emulator,
-started here on loopback. A second orchestrator runs with that component, the sequential
-pipeline publishes an article through it, and the blob is read back."""
+started here on loopback. Baton runs with that component (in the second pytest session, on
+the main ports), the sequential pipeline publishes an article through it, and the blob is
+read back."""
 
 import shutil
 import socket
 import subprocess
 
-import httpx
 import pytest
 import yaml
 
-from infra.local.processes import LOGS, ROOT, DaprRun, wait_until
+from infra.local.processes import LOGS, ROOT, DaprRun, platform, wait_until
+from tests.integration.conftest import ORCHESTRATOR_SIDECAR, SECRETS, Api, sidecar_headers
+
+pytestmark = pytest.mark.own_system
 
 AZURITE = ROOT / "infra/local/azurite/node_modules/.bin/azurite-blob"
 BLOB_PORT = 10010
@@ -19,7 +22,6 @@ BLOB_PORT = 10010
 # (https://learn.microsoft.com/azure/storage/common/storage-use-azurite): not a secret.
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-APP_ID, APP_PORT, SIDECAR_HTTP, SIDECAR_GRPC = "blob-orchestrator", 18090, 13590, 13591
 
 
 def listening(port: int) -> bool:
@@ -47,9 +49,12 @@ def azurite(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def blob_orchestrator(baton, azurite, tmp_path_factory):
-    """An orchestrator whose `artifacts` component is the Azure one; its workflows call the
-    agents of the running system (the `baton` fixture)."""
+def blob_orchestrator(azurite, tmp_path_factory):
+    """All of Baton (`dapr.yaml`), with the Azure `artifacts` component in place of the local
+    one. Its own system on the main ports, in the second pytest session: the agents accept
+    calls from the app id `orchestrator` only."""
+    busy = [port for port in (8080, 3500) if listening(port)]
+    assert not busy, f"ports {busy} in use: stop Baton first"
     resources = tmp_path_factory.mktemp("resources")
     for path in (ROOT / "components").glob("*.yaml"):
         if path.name != "artifacts.yaml":
@@ -64,33 +69,37 @@ def blob_orchestrator(baton, azurite, tmp_path_factory):
             {"name": "endpoint", "value": azurite},
         ]},
     }))
+    run_doc = yaml.safe_load((ROOT / "dapr.yaml").read_text())
+    run_doc["common"]["resourcesPath"] = str(resources)
+    for app in run_doc["apps"]:
+        app["appDirPath"] = str(ROOT)
     run_file = resources.parent / "blob-dapr.yaml"
-    run_file.write_text(yaml.safe_dump({"version": 1, "apps": [{
-        "appID": APP_ID, "appDirPath": str(ROOT), "appPort": APP_PORT, "resourcesPath": str(resources),
-        "daprHTTPPort": SIDECAR_HTTP, "daprGRPCPort": SIDECAR_GRPC, "appProtocol": "http",
-        "placementHostAddress": "127.0.0.1:50005", "schedulerHostAddress": "127.0.0.1:50006",
-        "appHealthCheckPath": "/health",
-        "command": [str(ROOT / ".venv/bin/python"), "-m", "services.orchestrator"],
-        "env": {"PYTHONPATH": str(ROOT), "BATON_PORT": str(APP_PORT)},
-    }]}))
+    run_file.write_text(yaml.safe_dump(run_doc))
+    SECRETS.set("webhook-url", None)  # no test webhook listens in this session
+    was_up = "stopped" not in platform("status")
+    platform("up")
     run = DaprRun(run_file, "blob")
-    run.start()
     try:
-        run.wait_ready(timeout=120)
-        yield f"http://127.0.0.1:{APP_PORT}", f"http://127.0.0.1:{SIDECAR_HTTP}"
+        run.start()
+        try:
+            run.wait_ready(timeout=150)
+            yield Api(), Api(ORCHESTRATOR_SIDECAR, sidecar_headers)
+        finally:
+            leftovers = run.stop()
+            assert not leftovers, f"processes survived `dapr run` shutdown: {leftovers}"
     finally:
-        leftovers = run.stop()
-        assert not leftovers, f"processes survived `dapr run` shutdown: {leftovers}"
+        if not was_up:
+            platform("down")
 
 
 def test_the_sequential_pipeline_publishes_its_article_as_a_blob(blob_orchestrator):
     api, sidecar = blob_orchestrator
-    resp = httpx.post(f"{api}/create-content", json={"topic": "Blob storage for agent artifacts"}, timeout=30)
+    resp = api.post("/create-content", json={"topic": "Blob storage for agent artifacts"}, timeout=30)
     assert resp.status_code == 202, resp.text
     task_id = resp.json()["task_id"]
 
     def finished():
-        task = httpx.get(f"{api}/task/{task_id}", timeout=10).json()
+        task = api.get(f"/task/{task_id}").json()
         return task if task["status"] in ("completed", "failed") else None
 
     task = wait_until(finished, timeout=180, interval=1, what=f"task {task_id}")
@@ -100,9 +109,9 @@ def test_the_sequential_pipeline_publishes_its_article_as_a_blob(blob_orchestrat
     assert not (ROOT / ".data/artifacts" / artifact).exists()  # not the local folder binding
 
     # Read it back from the emulator through the same component.
-    got = httpx.post(f"{sidecar}/v1.0/bindings/artifacts", timeout=30,
+    got = sidecar.post("/v1.0/bindings/artifacts", timeout=30,
                      json={"operation": "get", "metadata": {"blobName": artifact}})
     assert got.status_code == 200, got.text
     assert got.text == task["result"]["final_article"]
-    listed = httpx.post(f"{sidecar}/v1.0/bindings/artifacts", timeout=30, json={"operation": "list"})
+    listed = sidecar.post("/v1.0/bindings/artifacts", timeout=30, json={"operation": "list"})
     assert listed.status_code == 200 and artifact in listed.text

@@ -1,17 +1,16 @@
 """Baton's own circuit breaker (services/common/breakers.py) on the real system: the one that
 guards agents where Dapr's resiliency resource is not applied (Azure Container Apps)."""
 
-import httpx
 
 from infra.local.processes import wait_until
-from tests.integration.conftest import ORCHESTRATOR, ORCHESTRATOR_SIDECAR
+from tests.integration.conftest import api, dapr_api
 from tests.integration.test_parallel_consensus import finished, start
 
 AGENT = "academic-researcher"
 
 
 def breaker_of(app_id: str) -> dict:
-    agents = httpx.get(f"{ORCHESTRATOR}/agents", timeout=30).json()["agents"]
+    agents = api.get("/agents", timeout=30).json()["agents"]
     (agent,) = [a for a in agents if a["app_id"] == app_id]
     return agent
 
@@ -44,7 +43,8 @@ def test_five_failed_calls_open_the_breaker_and_the_next_task_skips_the_agent_at
         # Leave no open breaker to later tests (the half-open trial is unit-tested): Baton's is
         # reset by hand; the caller sidecar's own (Dapr resiliency, also tripped by these
         # failures) closes after its 60 s, on a successful trial call.
-        httpx.delete(f"{ORCHESTRATOR_SIDECAR}/v1.0/state/statestore/baton:breaker:{AGENT}", timeout=10)
-        invoke = f"{ORCHESTRATOR_SIDECAR}/v1.0/invoke/{AGENT}/method/run"
-        wait_until(lambda: httpx.post(invoke, json={"task_id": "breaker", "input": "x"}, timeout=60).status_code == 200,
+        dapr_api.delete(f"/v1.0/state/statestore/baton:breaker:{AGENT}", timeout=10)
+        invoke = f"/v1.0/invoke/{AGENT}/method/run"
+        body = {"task_id": "breaker", "input": "x"}
+        wait_until(lambda: dapr_api.post(invoke, json=body, timeout=60).status_code == 200,
                    timeout=100, interval=2, what=f"the sidecar's breaker for {AGENT} to close")

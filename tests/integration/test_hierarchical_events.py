@@ -3,10 +3,8 @@
 import json
 import uuid
 
-import httpx
-
 from infra.local.processes import ROOT, wait_until
-from tests.integration.conftest import ORCHESTRATOR, ORCHESTRATOR_SIDECAR, workflow_instance
+from tests.integration.conftest import api, dapr_api, workflow_instance
 from tests.integration.test_parallel_consensus import finished, start
 
 SUBSCRIBERS_OF_DATA = {"analyser", "notifier", "archiver"}
@@ -60,12 +58,12 @@ def publish(topic: str, data: dict, event_id: str | None = None, event_type: str
     params = {"metadata.cloudevent.type": event_type}
     if event_id:
         params["metadata.cloudevent.id"] = event_id
-    resp = httpx.post(f"{ORCHESTRATOR_SIDECAR}/v1.0/publish/pubsub/{topic}", params=params, json=data, timeout=10)
+    resp = dapr_api.post(f"/v1.0/publish/pubsub/{topic}", params=params, json=data, timeout=10)
     assert resp.status_code == 204, resp.text
 
 
 def events_of(correlation_id: str) -> list[dict]:
-    return httpx.get(f"{ORCHESTRATOR}/events/{correlation_id}", timeout=10).json()["events"]
+    return api.get(f"/events/{correlation_id}", timeout=10).json()["events"]
 
 
 def chain_done(correlation_id: str, expected: int = 4):
@@ -83,7 +81,7 @@ def test_an_event_published_through_the_dapr_http_api_reaches_all_three_subscrib
     assert analysis["detail"]["analysis"].strip()
     archived = next(e for e in events if e["subscriber"] == "archiver")["detail"]["artifact"]
     assert json.loads((ROOT / ".data/artifacts" / archived).read_text())["payload"] == {"temperature": 41.5}
-    notes = httpx.get(f"{ORCHESTRATOR}/notifications/{cid}", timeout=10).json()["notifications"]
+    notes = api.get(f"/notifications/{cid}", timeout=10).json()["notifications"]
     assert sorted(n["kind"] for n in notes) == ["analysis_complete", "data_received"]
     _url, received = webhook
     delivered = [n for n in received if n["correlation_id"] == cid]
@@ -102,7 +100,7 @@ def test_the_same_cloudevent_delivered_twice_has_one_effect(baton):
     events = events_of(cid)
     assert sorted((e["subscriber"], e["event_id"]) for e in events) == sorted(
         [(s, event_id) for s in SUBSCRIBERS_OF_DATA] + [("notifier", f"analysis-{event_id}")])
-    notes = httpx.get(f"{ORCHESTRATOR}/notifications/{cid}", timeout=10).json()["notifications"]
+    notes = api.get(f"/notifications/{cid}", timeout=10).json()["notifications"]
     assert len(notes) == 2
     assert len(list((ROOT / ".data/artifacts").glob(f"data-{cid}-*.json"))) == 1
 
@@ -114,7 +112,7 @@ def _duplicate_logged(event_id: str) -> bool:
 
 
 def test_one_failing_subscriber_leaves_the_other_two_done_and_its_event_is_dead_lettered(baton):
-    resp = httpx.post(f"{ORCHESTRATOR}/collect", timeout=10, json={
+    resp = api.post("/collect", timeout=10, json={
         "source": "pump-3", "payload": {"pressure": 7}, "faults": {"archiver": {"fail": True}}})
     assert resp.status_code == 202
     cid, event_id = resp.json()["correlation_id"], resp.json()["event_id"]
@@ -122,7 +120,7 @@ def test_one_failing_subscriber_leaves_the_other_two_done_and_its_event_is_dead_
     assert {e["subscriber"] for e in events} == {"analyser", "notifier"}
 
     def dead_lettered():
-        resp = httpx.get(f"{ORCHESTRATOR}/dead-letters/{event_id}", timeout=10)
+        resp = api.get(f"/dead-letters/{event_id}", timeout=10)
         return resp.status_code == 200 and resp.json()
 
     letter = wait_until(dead_lettered, timeout=90, what="the archiver's dead letter")
@@ -132,20 +130,20 @@ def test_one_failing_subscriber_leaves_the_other_two_done_and_its_event_is_dead_
 
     # Replay: the same event again; analyser and notifier recognise it, the archiver fails
     # again (the fault travels in the event), so it comes back to the dead letters.
-    replay = httpx.post(f"{ORCHESTRATOR}/dead-letters/{event_id}/replay", timeout=10)
+    replay = api.post(f"/dead-letters/{event_id}/replay", timeout=10)
     assert replay.status_code == 202 and replay.json()["topic"] == "data-received"
     wait_until(lambda: (d := dead_lettered()) and d["times"] == 2, timeout=90, what="the replayed dead letter")
     assert len(events_of(cid)) == 3  # nothing processed twice
 
-    assert httpx.delete(f"{ORCHESTRATOR}/dead-letters/{event_id}", timeout=10).status_code == 204
-    assert httpx.get(f"{ORCHESTRATOR}/dead-letters/{event_id}", timeout=10).status_code == 404
-    assert httpx.delete(f"{ORCHESTRATOR}/dead-letters/{event_id}", timeout=10).status_code == 404
+    assert api.delete(f"/dead-letters/{event_id}", timeout=10).status_code == 204
+    assert api.get(f"/dead-letters/{event_id}", timeout=10).status_code == 404
+    assert api.delete(f"/dead-letters/{event_id}", timeout=10).status_code == 404
 
 
 def test_collector_and_event_endpoints_validate_input(baton):
     for body in ({}, {"source": "", "payload": {}}, {"source": "s"}, {"source": "s", "payload": 3},
                  {"source": "s", "payload": {}, "extra": 1}):
-        resp = httpx.post(f"{ORCHESTRATOR}/collect", json=body, timeout=10)
+        resp = api.post("/collect", json=body, timeout=10)
         assert resp.status_code == 422, body
-    assert httpx.get(f"{ORCHESTRATOR}/dead-letters/nope", timeout=10).status_code == 404
-    assert httpx.post(f"{ORCHESTRATOR}/dead-letters/nope/replay", timeout=10).status_code == 404
+    assert api.get("/dead-letters/nope", timeout=10).status_code == 404
+    assert api.post("/dead-letters/nope/replay", timeout=10).status_code == 404

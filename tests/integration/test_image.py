@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.local.processes import ROOT, DaprRun
+from infra.local.processes import ROOT, DaprRun, open_resources
 
 DOCKERFILE = ROOT / "Dockerfile"
 # Dev-only packages that must not be in the image (the embedded model, tests, lint, plots).
@@ -115,9 +115,10 @@ def test_the_image_command_starts_every_kind_of_service_and_each_answers_health(
              ("image-agent", 18101, "services.agent", {"BATON_AGENT_ROLE": "writer"}),
              ("image-subscriber", 18132, "services.notifier", {})]
     run_file = image_root / "dapr.yaml"
+    resources, config = open_resources(image_root / "dapr")  # the image's app ids are not in the registry
     run_file.write_text(yaml.safe_dump({
         "version": 1,
-        "common": {"resourcesPath": str(ROOT / "components"), "appProtocol": "http",
+        "common": {"resourcesPath": str(resources), "configFilePath": str(config), "appProtocol": "http",
                    "placementHostAddress": "127.0.0.1:50005", "schedulerHostAddress": "127.0.0.1:50006",
                    "appHealthCheckPath": "/health"},
         "apps": [{"appID": app_id, "appDirPath": str(image_root / "app"), "appPort": port,

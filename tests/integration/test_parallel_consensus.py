@@ -6,13 +6,13 @@ import httpx
 
 from infra.local.processes import wait_until
 from services.common.registry import REGISTRY
-from tests.integration.conftest import ORCHESTRATOR, ORCHESTRATOR_SIDECAR
+from tests.integration.conftest import api, dapr_api
 
 RESEARCHERS = [m.app_id for m in REGISTRY.members("parallel")]
 
 
 def start(path: str, body: dict) -> tuple[str, float]:
-    resp = httpx.post(f"{ORCHESTRATOR}{path}", json=body, timeout=30)
+    resp = api.post(f"{path}", json=body, timeout=30)
     assert resp.status_code == 202, resp.text
     return resp.json()["task_id"], time.monotonic()
 
@@ -20,7 +20,7 @@ def start(path: str, body: dict) -> tuple[str, float]:
 def finished(task_id: str, timeout: float = 150) -> dict:
     def done():
         try:
-            task = httpx.get(f"{ORCHESTRATOR}/task/{task_id}", timeout=10).json()
+            task = api.get(f"/task/{task_id}", timeout=10).json()
         except httpx.TransportError:  # the orchestrator is restarting
             return None
         return task if task["status"] in ("completed", "failed") else None
@@ -29,7 +29,7 @@ def finished(task_id: str, timeout: float = 150) -> dict:
 
 def agent_healthy(app_id: str) -> bool:
     try:
-        return httpx.get(f"{ORCHESTRATOR_SIDECAR}/v1.0/invoke/{app_id}/method/health", timeout=3).status_code == 200
+        return dapr_api.get(f"/v1.0/invoke/{app_id}/method/health", timeout=3).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -85,7 +85,7 @@ def test_orchestrator_restart_mid_fan_out_loses_nothing(baton):
     task_id, _ = start("/research-parallel", {
         "query": "Battery chemistry", "deadline_seconds": 90,
         "faults": {"news-researcher": {"delay_seconds": 10}}})
-    wait_until(lambda: len(httpx.get(f"{ORCHESTRATOR}/task/{task_id}").json()["steps"]) >= 1,
+    wait_until(lambda: len(api.get(f"/task/{task_id}").json()["steps"]) >= 1,
                timeout=60, what="a first source to arrive")
     baton.restart_app("orchestrator")
     task = finished(task_id, timeout=180)
@@ -122,12 +122,12 @@ def test_an_unreachable_quorum_is_no_consensus(baton):
 
 def test_circuit_breaker_stops_calls_to_a_failing_agent_and_lets_a_trial_call_close_it(baton):
     """components/resiliency.yaml: open after 5 consecutive failures, one trial call after 60 s."""
-    invoke = f"{ORCHESTRATOR_SIDECAR}/v1.0/invoke/news-researcher/method/run"
+    invoke = "/v1.0/invoke/news-researcher/method/run"
     for _ in range(5):
-        resp = httpx.post(invoke, json={"task_id": "breaker", "input": "x", "fault": {"fail": True}}, timeout=30)
+        resp = dapr_api.post(invoke, json={"task_id": "breaker", "input": "x", "fault": {"fail": True}}, timeout=30)
         assert resp.status_code == 503
     opened_at = time.monotonic()
-    healthy_request = httpx.post(invoke, json={"task_id": "breaker", "input": "x"}, timeout=30)
+    healthy_request = dapr_api.post(invoke, json={"task_id": "breaker", "input": "x"}, timeout=30)
     assert healthy_request.status_code == 500 and "circuit breaker is open" in healthy_request.text
 
     # While open, a parallel task skips the agent and still completes with the other three.
@@ -142,7 +142,7 @@ def test_circuit_breaker_stops_calls_to_a_failing_agent_and_lets_a_trial_call_cl
 
     # After the breaker's 60 s timeout a trial call goes through and, succeeding, closes it.
     def run_succeeds() -> bool:
-        return httpx.post(invoke, json={"task_id": "breaker", "input": "x"}, timeout=60).status_code == 200
+        return dapr_api.post(invoke, json={"task_id": "breaker", "input": "x"}, timeout=60).status_code == 200
 
     wait_until(run_succeeds, timeout=90, interval=2, what="the breaker to let a trial call through")
     assert time.monotonic() - opened_at >= 55

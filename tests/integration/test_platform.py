@@ -10,10 +10,12 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from infra.local.processes import ROOT, DaprRun, is_running, platform, wait_until
+from infra.local.processes import ROOT, is_running, platform, wait_until
+from tests.integration.conftest import Api, probe_apps, sidecar_headers
 
 VERSIONS = dict(re.findall(r"^(\w+)=(\S+)", (ROOT / "versions.env").read_text(), re.M))
 BIN = ROOT / ".dapr" / "bin"
+PROBE_SIDECAR = Api("http://127.0.0.1:3591", sidecar_headers)  # probe-worker's sidecar
 
 
 def test_binaries_are_built_at_the_pinned_versions_not_edge():
@@ -21,7 +23,7 @@ def test_binaries_are_built_at_the_pinned_versions_not_edge():
     assert daprd.stdout.strip() == VERSIONS["DAPR_RUNTIME_VERSION"]
     cli = subprocess.run([BIN / "dapr", "--version"], capture_output=True, text=True, check=True)
     assert f"CLI version: {VERSIONS['DAPR_CLI_VERSION']}" in cli.stdout
-    for name in ("placement", "scheduler"):
+    for name in ("placement", "scheduler", "sentry"):
         assert (BIN / name).stat().st_mode & 0o111, name
 
 
@@ -54,20 +56,15 @@ def test_model_server_follows_a_json_schema_response_format(local_platform):
 
 @pytest.fixture(scope="module")
 def probe(local_platform):
-    run = DaprRun(ROOT / "tests/integration/probe/dapr.yaml", "probe")
-    run.start()
-    try:
-        run.wait_ready(timeout=90)
+    with probe_apps("probe") as run:
         yield run
-    finally:
-        assert not run.stop(), "probe processes survived shutdown"
 
 
 def test_sidecar_saves_and_reads_state_in_redis(probe):
     key, value = f"probe-{uuid.uuid4()}", {"hello": "redis"}
-    sidecar = "http://127.0.0.1:3591/v1.0/state/statestore"
-    assert httpx.post(sidecar, json=[{"key": key, "value": value}]).status_code == 204
-    assert httpx.get(f"{sidecar}/{key}").json() == value
+    sidecar = "/v1.0/state/statestore"
+    assert PROBE_SIDECAR.post(sidecar, json=[{"key": key, "value": value}]).status_code == 204
+    assert PROBE_SIDECAR.get(f"{sidecar}/{key}").json() == value
     # keyPrefix none: the key is stored in Redis under its own name, as a hash.
     raw = subprocess.run(["redis-cli", "-p", "6380", "HGET", key, "data"],
                          capture_output=True, text=True, check=True)
@@ -76,11 +73,11 @@ def test_sidecar_saves_and_reads_state_in_redis(probe):
 
 def test_message_published_by_one_app_is_received_by_another(probe):
     marker = str(uuid.uuid4())
-    resp = httpx.post("http://127.0.0.1:3591/v1.0/publish/pubsub/probe-topic", json={"marker": marker})
+    resp = PROBE_SIDECAR.post("/v1.0/publish/pubsub/probe-topic", json={"marker": marker})
     assert resp.status_code == 204
 
     def arrived():
-        events = httpx.get("http://127.0.0.1:3591/v1.0/invoke/probe-listener/method/received").json()
+        events = PROBE_SIDECAR.get("/v1.0/invoke/probe-listener/method/received").json()
         return any(e.get("data", {}).get("marker") == marker for e in events)
 
     wait_until(arrived, timeout=30, what="the probe message to reach probe-listener")
@@ -95,11 +92,12 @@ def test_one_activity_workflow_runs_to_completion(probe):
 def test_platform_up_is_idempotent_and_down_leaves_no_process(tmp_path):
     """A second platform on other ports and its own data folder, so the shared one is untouched."""
     env = {"BATON_DATA_DIR": str(tmp_path), "BATON_REDIS_PORT": "16380", "BATON_PLACEMENT_PORT": "51005",
-           "BATON_SCHEDULER_PORT": "51006", "BATON_SCHEDULER_ETCD_PORT": "51379", "BATON_MODEL_PORT": "18181"}
+           "BATON_SCHEDULER_PORT": "51006", "BATON_SCHEDULER_ETCD_PORT": "51379", "BATON_MODEL_PORT": "18181",
+           "BATON_SENTRY_PORT": "51001"}
     try:
         platform("up", env)
         pids = {p.stem: int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")}
-        assert set(pids) == {"redis", "placement", "scheduler", "model"}
+        assert set(pids) == {"redis", "sentry", "placement", "scheduler", "model"}
         assert all(is_running(pid) for pid in pids.values())
         assert "already running" in platform("up", env)
         assert {p.stem: int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")} == pids

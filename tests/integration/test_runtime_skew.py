@@ -4,7 +4,7 @@ while Baton pins runtime and Python SDK 1.18. This smoke test runs Baton, unchan
 .dapr/azure-runtime) and drives the sequential and event-driven patterns through it.
 
 It uses the app ids and ports of the main system, so it runs in a pytest session of its own
-(`pytest tests -m runtime_skew`, the second half of `make test`), after the first has stopped
+(`pytest tests -m own_system`, the second half of `make test`), after the first has stopped
 everything. Set BATON_SKEW_CONTROL_PLANE_DIR to another bin directory (e.g. .dapr/bin) to try
 1.16 sidecars against that control plane instead."""
 
@@ -14,16 +14,15 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from infra.local.processes import ROOT, DaprRun, is_running, platform, wait_until
-from tests.integration.conftest import ORCHESTRATOR, ORCHESTRATOR_SIDECAR, port_in_use, workflow_instance
+from tests.integration.conftest import SECRETS, api, dapr_api, port_in_use, workflow_instance
 from tests.integration.test_hierarchical_events import chain_done
 from tests.integration.test_sequential import content_published, start_content, wait_finished
 
-pytestmark = pytest.mark.runtime_skew
+pytestmark = pytest.mark.own_system
 
 AZURE_RUNTIME = ROOT / ".dapr" / "azure-runtime"  # what DAPR_RUNTIME_PATH points the CLI at
 AZURE_BIN = AZURE_RUNTIME / ".dapr" / "bin"
@@ -32,7 +31,8 @@ CONTROL_PLANE = Path(os.environ.get("BATON_SKEW_CONTROL_PLANE_DIR", AZURE_BIN)).
 # the 1.18 one's etcd data, and `platform.sh down` of one never touches the other.
 DATA_DIR = ROOT / ".data" / "runtime-skew"
 PLATFORM_ENV = {"BATON_DAPR_BIN_DIR": str(CONTROL_PLANE), "BATON_DATA_DIR": str(DATA_DIR)}
-PORTS = {8080: "the orchestrator", 3500: "its sidecar", 6380: "Redis", 50005: "placement", 50006: "scheduler",
+PORTS = {8080: "the orchestrator", 3500: "its sidecar", 6380: "Redis", 50001: "sentry", 50005: "placement",
+         50006: "scheduler",
          8181: "the model server"}
 
 
@@ -65,9 +65,12 @@ def skew_baton(webhook):
     leftovers: list[int] = []
     try:
         platform("up", PLATFORM_ENV)
+        SECRETS.set("webhook-url", webhook[0])
+        # Its own platform's sentry root, in its data folder.
+        trust_anchors = (DATA_DIR / "sentry" / "ca.crt").read_text()
         run = DaprRun(ROOT / "dapr.yaml", "runtime-skew", env={
             "DAPR_RUNTIME_PATH": str(AZURE_RUNTIME), "BATON_ALLOW_FAULT_INJECTION": "true",
-            "BATON_WEBHOOK_URL": webhook[0]})
+            "DAPR_TRUST_ANCHORS": trust_anchors})
         run.start()
         try:
             run.wait_ready(timeout=180)
@@ -97,7 +100,7 @@ def test_the_sidecars_and_control_plane_are_the_azure_runtime(skew_baton):
     assert set(sidecars.values()) == {str(AZURE_BIN / "daprd")}
     assert version_of(str(AZURE_BIN / "daprd")) == pinned
     # The running sidecar says so too (what `dapr list` and the SDK see).
-    metadata = httpx.get(f"{ORCHESTRATOR_SIDECAR}/v1.0/metadata", timeout=10).json()
+    metadata = dapr_api.get("/v1.0/metadata", timeout=10).json()
     assert metadata["runtimeVersion"] == pinned
     # placement and scheduler have no --version; each logs its version as it starts.
     for name in ("placement", "scheduler"):
@@ -126,7 +129,7 @@ def test_a_sequential_task_completes_on_the_azure_runtime(skew_baton):
 
 def test_an_event_driven_chain_completes_on_the_azure_runtime(skew_baton, webhook):
     source = f"skew-{uuid.uuid4()}"
-    resp = httpx.post(f"{ORCHESTRATOR}/collect", json={"source": source, "payload": {"level": 3}}, timeout=10)
+    resp = api.post("/collect", json={"source": source, "payload": {"level": 3}}, timeout=10)
     assert resp.status_code == 202, resp.text
     cid = resp.json()["correlation_id"]
     events = wait_until(chain_done(cid), timeout=90, what="the full event chain")

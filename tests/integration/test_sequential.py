@@ -8,11 +8,11 @@ import httpx
 import pytest
 
 from infra.local.processes import ROOT, wait_until
-from tests.integration.conftest import ORCHESTRATOR, workflow_instance
+from tests.integration.conftest import api, sidecar_headers, workflow_instance
 
 
 def start_content(topic: str, **extra) -> str:
-    resp = httpx.post(f"{ORCHESTRATOR}/create-content", json={"topic": topic, **extra}, timeout=30)
+    resp = api.post("/create-content", json={"topic": topic, **extra}, timeout=30)
     assert resp.status_code == 202, resp.text
     body = resp.json()
     assert body["status"] == "started" and body["workflow"] == "sequential"
@@ -21,14 +21,14 @@ def start_content(topic: str, **extra) -> str:
 
 
 def get_task(task_id: str) -> dict:
-    resp = httpx.get(f"{ORCHESTRATOR}/task/{task_id}", timeout=10)
+    resp = api.get(f"/task/{task_id}", timeout=10)
     assert resp.status_code == 200, resp.text
     return resp.json()
 
 
 def content_published(task_id: str) -> list[dict]:
     """The ContentPublished events the orchestrator recorded for a task."""
-    events = httpx.get(f"{ORCHESTRATOR}/events/{task_id}", timeout=10).json()["events"]
+    events = api.get(f"/events/{task_id}", timeout=10).json()["events"]
     return [e for e in events if e["event_type"] == "ContentPublished"]
 
 
@@ -79,15 +79,23 @@ def test_a_failing_step_ends_the_task_failed_with_the_error(baton):
     ({}, 422), ({"topic": ""}, 422), ({"topic": "x" * 501}, 422), ({"topic": ["a"]}, 422),
 ])
 def test_bad_input_gets_a_4xx_never_a_500(baton, payload, status):
-    resp = httpx.post(f"{ORCHESTRATOR}/create-content", json=payload, timeout=10)
+    resp = api.post("/create-content", json=payload, timeout=10)
     assert resp.status_code == status and resp.json()["detail"]
 
 
 def test_non_json_body_and_unknown_task_are_4xx(baton):
-    resp = httpx.post(f"{ORCHESTRATOR}/create-content", content=b"{topic:", timeout=10,
+    resp = api.post("/create-content", content=b"{topic:", timeout=10,
                       headers={"Content-Type": "application/json"})
     assert resp.status_code == 422
-    assert httpx.get(f"{ORCHESTRATOR}/task/no-such-task", timeout=10).status_code == 404
+    assert api.get("/task/no-such-task", timeout=10).status_code == 404
+
+
+def use_orchestrator_sidecar(monkeypatch, dapr_settings) -> None:
+    """Point this process's Dapr SDK at the orchestrator's sidecar, with its API token."""
+    from services.common.registry import REGISTRY
+
+    monkeypatch.setattr(dapr_settings, "DAPR_GRPC_PORT", REGISTRY.app("orchestrator").sidecar_ports.grpc)
+    monkeypatch.setattr(dapr_settings, "DAPR_API_TOKEN", sidecar_headers()["dapr-api-token"])
 
 
 def test_concurrent_step_updates_through_the_sidecar_lose_nothing(baton, monkeypatch):
@@ -99,7 +107,7 @@ def test_concurrent_step_updates_through_the_sidecar_lose_nothing(baton, monkeyp
     from services.common.state import JsonDocuments
     from services.common.tasks import TaskStore
 
-    monkeypatch.setattr(dapr_settings, "DAPR_GRPC_PORT", 50001)  # the orchestrator's sidecar
+    use_orchestrator_sidecar(monkeypatch, dapr_settings)
     sidecar.dapr_client.cache_clear()
     try:
         tasks = TaskStore(JsonDocuments("statestore"))
@@ -135,7 +143,7 @@ def test_racing_creators_of_one_document_through_redis_see_exactly_one_win(baton
     from services.common import sidecar
     from services.common.state import JsonDocuments
 
-    monkeypatch.setattr(dapr_settings, "DAPR_GRPC_PORT", 50001)  # the orchestrator's sidecar
+    use_orchestrator_sidecar(monkeypatch, dapr_settings)
     sidecar.dapr_client.cache_clear()
     try:
         docs = JsonDocuments("statestore")
@@ -170,6 +178,6 @@ def test_orchestrator_killed_mid_task_is_restarted_and_the_task_completes(baton)
 
 def _healthy() -> bool:
     try:
-        return httpx.get(f"{ORCHESTRATOR}/health", timeout=2).status_code == 200
+        return api.get("/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False

@@ -189,7 +189,7 @@ def check_modules(tree: dict[str, Any], base: Path) -> list[str]:
     return errors
 
 
-# --- a small evaluator for the array expressions over apps.json --------------------------
+# --- a small evaluator for the expressions over apps.json and parameters -----------------
 
 def _reassociate(accessor: dict[str, Any]) -> Any:
     """pycep reads `a.b == c` as `a.(b == c)`; turn that back into `(a.b) == c`."""
@@ -204,6 +204,31 @@ def _reassociate(accessor: dict[str, Any]) -> Any:
     return None
 
 
+def _lift_conditional(op: dict[str, Any]) -> Any:
+    """pycep reads `a == b ? x : y` as `a == (b ? x : y)`; a ternary binds loosest, so turn it
+    back into `(a == b) ? x : y`."""
+    right = op["operands"]["operand_2"]
+    if not (_is_expression(right) and right.get("operator", {}).get("type") == "conditional"):
+        return None
+    branches = right["operator"]["operands"]
+    test = {"operator": {"type": op["type"], "operands": {"operand_1": op["operands"]["operand_1"],
+                                                           "operand_2": branches["condition"]}}}
+    return {"operator": {"type": "conditional", "operands": {
+        "condition": test, "true_value": branches["true_value"], "false_value": branches["false_value"]}}}
+
+
+def _loop(expr: dict[str, Any], scope: dict[str, Any]) -> list[Any]:
+    """`[for x in xs: ...]` and `[for (x, i) in xs: ...]`."""
+    detail = expr["loop_type"]["detail"]
+    out = []
+    for i, item in enumerate(evaluate(detail["array_name"], scope)):
+        inner = {**scope, detail["item_name"]: item}
+        if "index_name" in detail:
+            inner[detail["index_name"]] = i
+        out.append(evaluate(expr["config"], inner))
+    return out
+
+
 def evaluate(expr: Any, scope: dict[str, Any]) -> Any:
     if isinstance(expr, str):
         if expr in scope:
@@ -213,6 +238,8 @@ def evaluate(expr: Any, scope: dict[str, Any]) -> Any:
         return [evaluate(e, scope) for e in expr]
     if not isinstance(expr, dict):
         return expr
+    if "loop_type" in expr:
+        return _loop(expr, scope)
     if "operator" in expr and len(expr) == 1:
         op = expr["operator"]
         ops = op["operands"]
@@ -221,8 +248,15 @@ def evaluate(expr: Any, scope: dict[str, Any]) -> Any:
             if fixed is not None:
                 return evaluate(fixed, scope)
             return evaluate(ops["operand_1"], scope)[ops["operand_2"]]
+        if op["type"] == "index_accessor":
+            return evaluate(ops["operand_1"], scope)[evaluate(ops["operand_2"], scope)]
         if op["type"] == "equals":
+            lifted = _lift_conditional(op)
+            if lifted is not None:
+                return evaluate(lifted, scope)
             return evaluate(ops["operand_1"], scope) == evaluate(ops["operand_2"], scope)
+        if op["type"] == "not":
+            return not evaluate(ops["bool_value"], scope)
         if op["type"] == "conditional":
             branch = "true_value" if evaluate(ops["condition"], scope) else "false_value"
             return evaluate(ops[branch], scope)
@@ -247,5 +281,11 @@ def evaluate(expr: Any, scope: dict[str, Any]) -> Any:
                     if x not in out:
                         out.append(x)
             return out
+        if name == "empty":
+            return not evaluate(args[0], scope)
+        if name == "trim":
+            return evaluate(args[0], scope).strip()
+        if name == "split":
+            return evaluate(args[0], scope).split(evaluate(args[1], scope))
         raise NotImplementedError(name)
     return {k.strip("'"): evaluate(v, scope) for k, v in expr.items()}

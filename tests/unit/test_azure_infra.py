@@ -1,5 +1,6 @@
 """The Azure deployment files (azure.yaml, infra/) checked offline: azd's schema, agreement
-with the registry and the local components, published Bicep types, no secrets, checkov."""
+with the registry and the local components, published Bicep types, security (ingress, Key
+Vault secrets, the app token, the postprovision hook), no secrets in the files, checkov."""
 
 import json
 import os
@@ -24,7 +25,11 @@ SHARED = ROOT.parent / "shared"
 TYPES_DIR = SHARED / "data" / "bicep-types"
 BICEP_FILES = sorted(INFRA.glob("*.bicep")) + sorted((INFRA / "modules").glob("*.bicep"))
 AZURE_TYPES = {"state.redis": "state.azure.cosmosdb", "pubsub.redis": "pubsub.azure.servicebus.topics",
-               "bindings.localstorage": "bindings.azure.blobstorage", "bindings.http": "bindings.http"}
+               "bindings.localstorage": "bindings.azure.blobstorage", "bindings.http": "bindings.http",
+               "secretstores.local.file": "secretstores.azure.keyvault"}
+# Secret names in the `secretstore` component, locally and in Key Vault (issue 14's design).
+API_KEYS, MODEL_API_KEY, WEBHOOK_URL = "api-keys", "model-api-key", "webhook-url"
+HOOK = INFRA / "hooks" / "postprovision.sh"
 
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared reference data not found at {SHARED} "
                                   "(CI clones it beside the repo)")
@@ -153,15 +158,11 @@ def env_names() -> set[str]:
 def test_each_app_gets_the_settings_it_needs_and_only_real_ones():
     names = env_names()
     assert {"APP_ID", "BATON_PORT", "BATON_HOST", "BATON_AGENT_ROLE", "BATON_MODEL_PROVIDER", "BATON_MODEL_BASE_URL",
-            "BATON_MODEL_NAME", "BATON_MODEL_API_KEY", "BATON_MESSAGE_TTL_SECONDS", "BATON_WEBHOOK_URL",
-            "AZURE_CLIENT_ID"} <= names
+            "BATON_MODEL_NAME", "BATON_MESSAGE_TTL_SECONDS", "AZURE_CLIENT_ID"} <= names
     settings = {f"BATON_{n.upper()}" for n in Settings.model_fields} | {"APP_ID"}
     assert {n for n in names if n.startswith("BATON_")} <= settings, "a BATON_* name Settings does not read"
     text = (INFRA / "modules" / "apps.bicep").read_text()
     assert "{ name: 'BATON_HOST', value: '0.0.0.0' }" in text
-    # Keys only ever by secretRef.
-    assert re.search(r"name: 'BATON_MODEL_API_KEY', secretRef: '[a-z-]+'", text)
-    assert "BATON_MODEL_API_KEY', value" not in text
     # TTL matches the app's default.
     main = tree("main.bicep")
     assert main["parameters"]["messageTtlSeconds"]["default"] == Settings.model_fields["message_ttl_seconds"].default
@@ -287,6 +288,259 @@ def test_subscribers_scale_to_zero_on_the_subscription_their_sidecar_reads():
         "services.analyser", "services.notifier", "services.archiver") for t in a.topics}
 
 
+# --- security: ingress, tokens, Key Vault secrets ----------------------------------------------------------
+
+def accessor(left: str, right: str) -> dict[str, Any]:
+    return {"operator": {"type": "property_accessor", "operands": {"operand_1": left, "operand_2": right}}}
+
+
+def ingress_by_app(allowed_ip_ranges: list[str]) -> dict[str, Any]:
+    """Each app's `ingress`, evaluated from apps.bicep for the apps in apps.json."""
+    module = tree("modules/apps.bicep")
+    scope: dict[str, Any] = {"allowedIpRanges": allowed_ip_ranges}
+    for name in ("shapes", "orchestratorIpRules"):
+        scope[name] = bc.evaluate(module["variables"][name]["value"], scope)
+    ingress = body(module["resources"]["apps_"])["properties"]["configuration"]["ingress"]
+    return {app["appId"]: bc.evaluate(ingress, {**scope, "app": app}) for app in apps_json()["apps"]}
+
+
+def test_only_the_orchestrator_has_external_ingress_agents_internal_subscribers_none():
+    ingress = ingress_by_app([])
+    apps = {a["appId"]: a for a in apps_json()["apps"]}
+    assert [app_id for app_id, i in ingress.items() if i and i["external"]] == ["orchestrator"]
+    for app_id, app in apps.items():
+        if app["kind"] == "subscriber":
+            assert ingress[app_id] is None, app_id
+            continue
+        assert ingress[app_id]["external"] is (app["kind"] == "orchestrator"), app_id
+        assert ingress[app_id]["allowInsecure"] is False
+        # The app's own port, never the sidecar's (3500, 50001): Dapr's API stays inside the replica.
+        assert ingress[app_id]["targetPort"] == app["port"]
+    assert {a["kind"] for a in apps.values()} == {"orchestrator", "agent", "subscriber"}
+
+
+def test_an_ip_allow_list_restricts_the_orchestrator_alone():
+    ingress = ingress_by_app(["203.0.113.0/24", " 198.51.100.7/32"])
+    assert ingress["orchestrator"]["ipSecurityRestrictions"] == [
+        {"name": "allow-0", "ipAddressRange": "203.0.113.0/24", "action": "Allow"},
+        {"name": "allow-1", "ipAddressRange": "198.51.100.7/32", "action": "Allow"}]
+    assert not any(i["ipSecurityRestrictions"] for app_id, i in ingress.items() if i and app_id != "orchestrator")
+    assert ingress_by_app([])["orchestrator"]["ipSecurityRestrictions"] == []
+    # BATON_ALLOWED_IPS, comma-separated; empty: no rule.
+    passed = bc.unwrap(tree("main.bicep")["modules"]["apps"]["config"])[0]["params"]["allowedIpRanges"]
+    assert bc.evaluate(passed, {"allowedIpRanges": ""}) == []
+    assert bc.evaluate(passed, {"allowedIpRanges": "203.0.113.0/24,198.51.100.7/32"}) == [
+        "203.0.113.0/24", "198.51.100.7/32"]
+    params = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert params["allowedIpRanges"]["value"] == "${BATON_ALLOWED_IPS=}"
+
+
+def test_no_token_or_secret_reaches_an_app_through_its_environment():
+    # Container Apps injects APP_API_TOKEN (the apps refuse to start without it): nothing may set
+    # or override it; DAPR_API_TOKEN is not used there. Keys come from the secret store only.
+    names = env_names() | {name for app in apps_json()["apps"] for name in app["env"]}
+    assert not names & {"APP_API_TOKEN", "DAPR_API_TOKEN", "BATON_MODEL_API_KEY", "BATON_WEBHOOK_URL"}
+    assert not [n for n in names if re.search(r"KEY|SECRET|PASSWORD|TOKEN", n)]
+    app = body(tree("modules/apps.bicep")["resources"]["apps_"])
+    assert "secrets" not in app["properties"]["configuration"]  # no Container Apps secrets at all
+    assert "secretRef" not in flat(app)
+    for path in BICEP_FILES:
+        code = "\n".join(line.split("//")[0] for line in path.read_text().splitlines())
+        assert "APP_API_TOKEN" not in code and "DAPR_API_TOKEN" not in code, path.name
+
+
+def test_the_model_key_and_webhook_url_become_key_vault_secrets_only_when_given():
+    kv = tree("modules/keyvault.bicep")
+    for name in ("modelApiKey", "webhookUrl"):
+        assert {"type": "secure"} in kv["parameters"][name]["decorators"] and kv["parameters"][name]["default"] == ""
+    res = kv["resources"]["secrets"]
+    assert res["type"] == "Microsoft.KeyVault/vaults/secrets" and body(res)["parent"] == "vault"
+    assert res["config"]["loop_type"]["detail"] == {"item_name": "secret", "array_name": "givenSecrets"}
+    assert body(res)["name"] == accessor("secret", "name")
+    assert body(res)["properties"]["value"] == accessor("secret", "value")
+    # SecretProperties of Microsoft.KeyVault/vaults/secrets@2026-02-01 (bicep-types-az
+    # generated/keyvault/microsoft.keyvault/2026-02-01/types.md; not in the shared data).
+    assert set(body(res)["properties"]) <= {"value", "contentType", "attributes"}
+
+    def written(**params: str) -> dict[str, str]:
+        return {s["name"]: s["value"] for s in bc.evaluate(kv["variables"]["givenSecrets"]["value"], params)}
+
+    assert written(modelApiKey="k", webhookUrl="") == {MODEL_API_KEY: "k"}
+    assert written(modelApiKey="", webhookUrl="https://example.test/hook") == {WEBHOOK_URL: "https://example.test/hook"}
+    assert written(modelApiKey="", webhookUrl="") == {}
+    # main.bicep hands both secure parameters to the vault and to no other module (the
+    # environment learns only whether there is a webhook); with modelProvider azure no key is
+    # written (the identity signs in to Azure OpenAI).
+    main = tree("main.bicep")
+    calls = {name: bc.unwrap(mod["config"])[0]["params"] for name, mod in main["modules"].items()}
+    calls["environment"] = {k: v for k, v in calls["environment"].items() if k != "webhookConfigured"}
+    assert [n for n, p in calls.items() if re.search(r'"(modelApiKey|webhookUrl)"', flat(p))] == ["keyVault"]
+    assert bc.evaluate(calls["keyVault"]["modelApiKey"], {"useAzureOpenAi": True, "modelApiKey": "k"}) == ""
+    assert bc.evaluate(calls["keyVault"]["modelApiKey"], {"useAzureOpenAi": False, "modelApiKey": "k"}) == "k"
+    assert calls["keyVault"]["webhookUrl"] == "webhookUrl"
+    params = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert params["modelApiKey"]["value"] == "${BATON_MODEL_API_KEY=}"
+    assert params["webhookUrl"]["value"] == "${BATON_WEBHOOK_URL=}"
+    # The apps look the secrets up by these names (issue 14's design; once Settings has them).
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    for field, value in (("secret_store", "secretstore"), ("api_keys_secret", API_KEYS),
+                         ("model_api_key_secret", MODEL_API_KEY)):
+        assert defaults.get(field, value) == value, field
+
+
+def test_the_apps_read_key_vault_and_only_the_deploying_user_may_write_it():
+    kv = tree("modules/keyvault.bicep")
+    user, officer = body(kv["resources"]["secretsUser"]), body(kv["resources"]["secretsOfficer"])
+    assert kv["variables"]["secretsUserRoleId"]["value"] == "4633458b-17de-408a-b874-0445c86b69e6"
+    assert kv["variables"]["secretsOfficerRoleId"]["value"] == "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+    assert "secretsUserRoleId" in flat(user) and user["properties"]["principalId"] == "identityPrincipalId"
+    assert "secretsOfficerRoleId" in flat(officer) and officer["properties"]["principalId"] == "userPrincipalId"
+    assert "userPrincipalId" in flat(kv["resources"]["secretsOfficer"]["config"]["condition"])
+    vault = body(kv["resources"]["vault"])["properties"]
+    assert vault["enableRbacAuthorization"] is True and "accessPolicies" not in vault
+
+
+def test_the_webhook_component_reads_its_url_from_the_secret_store_and_exists_only_with_one():
+    env = tree("modules/environment.bicep")
+    webhook = azure_components()["webhook"]
+    # Only with a URL: the notifier posts whenever its sidecar has loaded `webhook`, and daprd
+    # loads an HTTP binding whose secret is missing anyway (with an empty URL).
+    assert env["resources"]["webhook"]["config"]["condition"] == "webhookConfigured"
+    configured = bc.unwrap(tree("main.bicep")["modules"]["environment"]["config"])[0]["params"]["webhookConfigured"]
+    assert bc.evaluate(configured, {"webhookUrl": ""}) is False
+    assert bc.evaluate(configured, {"webhookUrl": "https://example.test/hook"}) is True
+    assert webhook["secretStoreComponent"] == accessor("secretstore", "name")
+    assert body(env["resources"]["secretstore"])["name"] == "secretstore"
+    assert webhook["metadata"] == [{"name": "url", "secretRef": WEBHOOK_URL}]
+    assert "secrets" not in webhook and webhook["ignoreErrors"] is True
+    # The local twin reads the same secret from the same store.
+    local = local_components()["webhook"]
+    assert local["auth"]["secretStore"] == "secretstore"
+    assert [m["secretKeyRef"]["name"] for m in local["spec"]["metadata"] if m["name"] == "url"] == [WEBHOOK_URL]
+
+
+def test_the_secretstore_is_loaded_by_exactly_the_apps_that_read_secrets():
+    doc = apps_json()
+    scopes = doc["componentScopes"]
+    # The orchestrator (api-keys), the apps with a model (model-api-key: every agent and the
+    # analyser) and the webhook's users (their sidecar resolves webhook-url).
+    agents = {a["appId"] for a in doc["apps"] if a["kind"] == "agent"}
+    assert set(scopes["secretstore"]) == {"orchestrator", "analyser"} | agents | set(scopes["webhook"])
+    assert azure_components()["secretstore"]["scopes"] == accessor("componentScopes", "secretstore")
+    main = tree("main.bicep")
+    assert bc.unwrap(main["modules"]["environment"]["config"])[0]["params"]["componentScopes"] == accessor(
+        "registry", "componentScopes")
+
+
+# --- the postprovision hook: the `api-keys` secret ---------------------------------------------------------
+
+# Stands in for the Azure CLI: logs each call, keeps the secret in a file, answers like az
+# (SecretNotFound on a missing secret), or fails with the canned errors of FAKE_AZ_FAILS first.
+FAKE_AZ = """#!{python}
+import json, os, shutil, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_AZ_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+fails = os.environ["FAKE_AZ_FAILS"]
+canned = open(fails).read().splitlines() if os.path.exists(fails) else []
+if canned:
+    open(fails, "w").write("".join(line + "\\n" for line in canned[1:]))
+    print("ERROR: " + canned[0], file=sys.stderr)
+    sys.exit(1)
+store = os.environ["FAKE_AZ_STORE"]
+if args[:3] == ["keyvault", "secret", "show"] and os.path.exists(store):
+    print("https://kv-test.vault.azure.net/secrets/api-keys/1")
+    sys.exit(0)
+if args[:3] == ["keyvault", "secret", "show"]:
+    print("ERROR: (SecretNotFound) A secret with (name/id) api-keys was not found in this key vault.", file=sys.stderr)
+    sys.exit(3)
+if args[:3] == ["keyvault", "secret", "set"]:
+    shutil.copy(args[args.index("--file") + 1], store)
+    sys.exit(0)
+sys.exit(2)
+"""
+
+
+def run_hook(tmp_path: Path, *fails: str, **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    az = bin_dir / "az"
+    az.write_text(FAKE_AZ.format(python=sys.executable))
+    az.chmod(0o755)
+    (tmp_path / "fails").write_text("".join(f + "\n" for f in fails))
+    log = tmp_path / "calls"
+    log.unlink(missing_ok=True)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "AZURE_"))}
+    done = subprocess.run(["sh", str(HOOK)], capture_output=True, text=True, timeout=60, env={
+        **base, "PATH": f"{bin_dir}{os.pathsep}{base['PATH']}", "AZURE_KEY_VAULT_NAME": "kv-test",
+        "FAKE_AZ_LOG": str(log), "FAKE_AZ_STORE": str(tmp_path / "store"), "FAKE_AZ_FAILS": str(tmp_path / "fails"),
+        "BATON_HOOK_PAUSE_SECONDS": "0", **env})
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return done, calls
+
+
+def test_the_postprovision_hook_is_declared_and_is_a_strict_posix_script():
+    hook = yaml.safe_load((ROOT / "azure.yaml").read_text())["hooks"]["postprovision"]
+    assert set(hook) == {"posix"} and hook["posix"]["shell"] == "sh"
+    assert (ROOT / hook["posix"]["run"]).resolve() == HOOK
+    assert os.access(HOOK, os.X_OK)
+    text = HOOK.read_text()
+    assert text.startswith("#!/bin/sh\n") and re.search(r"^set -eu$", text, flags=re.M)
+    assert subprocess.run(["sh", "-n", str(HOOK)]).returncode == 0
+    # The vault's name comes from main.bicep's outputs, which azd hands to its hooks.
+    assert "AZURE_KEY_VAULT_NAME" in tree("main.bicep")["outputs"] and "AZURE_KEY_VAULT_NAME" in text
+
+
+def test_the_hook_leaves_an_existing_api_keys_secret_alone(tmp_path):
+    (tmp_path / "store").write_text('[{"name": "mine", "scope": "admin", "key": "x", "rate_limit": null}]')
+    done, calls = run_hook(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert calls == [["keyvault", "secret", "show", "--vault-name", "kv-test", "--name", API_KEYS,
+                      "--query", "id", "-o", "tsv"]]  # the id only: the value is never fetched
+    assert '"mine"' in (tmp_path / "store").read_text()
+    assert f"az keyvault secret show --vault-name kv-test --name {API_KEYS}" in done.stdout
+
+
+def test_the_hook_creates_api_keys_with_one_admin_key_when_absent_and_never_shows_it(tmp_path):
+    done, calls = run_hook(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [c[:3] for c in calls] == [["keyvault", "secret", "show"], ["keyvault", "secret", "set"]]
+    set_call = calls[1]
+    assert "--value" not in set_call  # through a file, not the command line
+    assert set_call[set_call.index("--name") + 1] == API_KEYS and set_call[set_call.index("--output") + 1] == "none"
+    assert set_call[set_call.index("--content-type") + 1] == "application/json"
+    assert not Path(set_call[set_call.index("--file") + 1]).exists()  # the temporary file is gone
+    [entry] = json.loads((tmp_path / "store").read_text())
+    assert entry["name"] == "azure-admin" and entry["scope"] == "admin" and entry["rate_limit"] is None
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32,}", entry["key"])
+    assert entry["key"] not in done.stdout + done.stderr
+    # Run again (the second provision of `azd up`): the key stays.
+    again, calls = run_hook(tmp_path)
+    assert again.returncode == 0 and [c[:3] for c in calls] == [["keyvault", "secret", "show"]]
+    assert json.loads((tmp_path / "store").read_text()) == [entry]
+
+
+def test_the_hook_prints_the_new_key_only_when_asked(tmp_path):
+    done, _ = run_hook(tmp_path, BATON_PRINT_API_KEY="1")
+    [entry] = json.loads((tmp_path / "store").read_text())
+    assert done.returncode == 0 and entry["key"] in done.stdout
+
+
+def test_the_hook_waits_for_its_role_and_writes_nothing_after_another_error(tmp_path):
+    forbidden = "(Forbidden) Caller is not authorized to perform action on resource. Code: ForbiddenByRbac"
+    done, calls = run_hook(tmp_path, forbidden, forbidden)
+    assert done.returncode == 0, done.stderr
+    assert [c[:3] for c in calls] == [["keyvault", "secret", "show"]] * 3 + [["keyvault", "secret", "set"]]
+    (tmp_path / "store").unlink()
+    done, calls = run_hook(tmp_path, "Please run 'az login' to setup account.")
+    assert done.returncode == 1 and "az login" in done.stderr
+    assert [c[:3] for c in calls] == [["keyvault", "secret", "show"]]
+    assert not (tmp_path / "store").exists()
+    done, calls = run_hook(tmp_path, forbidden, forbidden, BATON_HOOK_TRIES="2")
+    assert done.returncode == 1 and "Key Vault Secrets Officer" in done.stderr
+    assert [c[:3] for c in calls] == [["keyvault", "secret", "show"]] * 2
+
+
 # --- published Bicep types -----------------------------------------------------------------------------
 
 @needs_shared
@@ -302,7 +556,8 @@ def test_every_resource_type_api_version_and_property_exists_in_the_published_ty
     assert {n.split(" (")[0] for n in notes} == {
         "rg: Microsoft.Resources/resourceGroups@2024-03-01",
         "environmentLogs: Microsoft.Insights/diagnosticSettings@2021-05-01-preview",
-        "deadLetterAlerts: Microsoft.Insights/metricAlerts@2018-03-01"}
+        "deadLetterAlerts: Microsoft.Insights/metricAlerts@2018-03-01",
+        "secrets: Microsoft.KeyVault/vaults/secrets@2026-02-01"}
 
 
 @needs_shared
@@ -351,7 +606,8 @@ def secret_findings(text: str) -> list[str]:
 
 
 def test_no_key_connection_string_or_secret_value_in_infra():
-    files = [ROOT / "azure.yaml", *INFRA.glob("*.json"), *INFRA.glob("*.bicep"), *INFRA.glob("modules/*.bicep")]
+    files = [ROOT / "azure.yaml", *INFRA.glob("*.json"), *INFRA.glob("*.bicep"), *INFRA.glob("modules/*.bicep"),
+             *INFRA.glob("hooks/*")]
     found = {f.name: secret_findings(f.read_text()) for f in files}
     assert {k: v for k, v in found.items() if v} == {}
 
@@ -385,6 +641,8 @@ CHECKOV_SKIPS = {
     "CKV_AZURE_206": "artifacts are re-creatable; LRS keeps cost down and exists in every region",
     "CKV_AZURE_163": "image scanning is Microsoft Defender for Containers, a subscription-level choice",
     "CKV_AZURE_166": "quarantine needs the Premium ACR tier; Basic is enough for one image",
+    "CKV_AZURE_41": "no expiry on the model key and webhook URL: their issuer decides how long they live; "
+                    "an expiry here would only stop the apps reading them (rotation: docs/deploy-azure.md)",
 }
 
 

@@ -55,3 +55,45 @@ def test_python_sdk_is_pinned_to_the_runtime_version():
     for package in ("dapr", "dapr-ext-workflow", "dapr-ext-fastapi"):
         assert f"\n{package}=={v['DAPR_PYTHON_SDK_VERSION']}\n" in reqs
     assert f"github.com/dapr/dapr v{v['DAPR_RUNTIME_VERSION']}" in (ROOT / "infra/local/dapr/go.mod").read_text()
+
+
+def sidecar_config(app: dict) -> dict:
+    return yaml.safe_load((ROOT / app["configFilePath"]).read_text())
+
+
+def test_every_sidecar_has_mtls_on_and_listens_on_loopback():
+    run = yaml.safe_load((ROOT / "dapr.yaml").read_text())
+    assert run["common"]["apiListenAddresses"] == "127.0.0.1"
+    for app in run["apps"]:
+        assert sidecar_config(app)["spec"]["mtls"]["enabled"] is True, app["appID"]
+
+
+def test_only_the_orchestrator_may_invoke_agents_and_nothing_invokes_the_others():
+    for app in yaml.safe_load((ROOT / "dapr.yaml").read_text())["apps"]:
+        acl = sidecar_config(app)["spec"]["accessControl"]
+        assert acl["defaultAction"] == "deny", app["appID"]
+        allowed = {(p["appId"], p["defaultAction"]) for p in acl["policies"]}
+        if "BATON_AGENT_ROLE" in app["env"]:
+            assert allowed == {("orchestrator", "allow")}
+        else:
+            assert allowed <= {("orchestrator", "deny")}  # subscribers: only their health check
+            for policy in acl["policies"]:
+                assert [op["name"] for op in policy["operations"] if op["action"] == "allow"] == ["/health"]
+
+
+def test_every_component_is_scoped_and_secrets_come_from_the_secret_store():
+    components = [d for d in load_all("components") if d["kind"] == "Component"]
+    assert all(d.get("scopes") for d in components), [d["metadata"]["name"] for d in components if not d.get("scopes")]
+    webhook = next(d for d in components if d["metadata"]["name"] == "webhook")
+    assert webhook["auth"]["secretStore"] == "secretstore"
+    assert all("value" not in m and "envRef" not in m for m in webhook["spec"]["metadata"])
+    (policy,) = [d for d in load_all("components") if d["kind"] == "WorkflowAccessPolicy"]
+    assert policy["scopes"] == ["orchestrator"]
+    assert [c["appID"] for r in policy["spec"]["rules"] for c in r["callers"]] == ["orchestrator"]
+
+
+def test_every_sidecar_port_is_fixed_and_below_the_ephemeral_range():
+    """Ports the CLI picks at random can be taken by an outgoing connection before daprd binds them."""
+    for app in yaml.safe_load((ROOT / "dapr.yaml").read_text())["apps"]:
+        ports = [app[k] for k in ("appPort", "daprHTTPPort", "daprGRPCPort", "daprInternalGRPCPort", "metricsPort")]
+        assert all(0 < p < 32768 for p in ports), (app["appID"], ports)

@@ -9,24 +9,7 @@ from fastapi.testclient import TestClient
 from services.common.settings import get_settings
 from services.common.tasks import TaskStore
 from services.orchestrator import deps, patterns, tasks
-from tests.unit.fakes import MemoryDocuments
-
-
-class FakeWorkflows:
-    def __init__(self, fail: bool = False):
-        self.scheduled: list[tuple[str, dict, str]] = []
-        self.states: dict[str, object] = {}
-        self.fail = fail
-
-    def schedule_new_workflow(self, workflow, *, input, instance_id):
-        if self.fail:
-            raise RuntimeError("sidecar unavailable")
-        assert isinstance(workflow, str), "workflows are scheduled by their registered name"
-        self.scheduled.append((workflow, input.model_dump(mode="json"), instance_id))
-        return instance_id
-
-    def get_workflow_state(self, instance_id, fetch_payloads=True):
-        return self.states.get(instance_id)
+from tests.unit.fakes import FakeWorkflows, MemoryDocuments, loaded_guard, with_key
 
 
 @pytest.fixture
@@ -38,7 +21,9 @@ def env():
     store, workflows = TaskStore(docs), FakeWorkflows()
     app.dependency_overrides[deps.get_tasks] = lambda: store
     app.dependency_overrides[deps.get_workflows] = lambda: workflows
-    return SimpleNamespace(client=TestClient(app), tasks=store, docs=docs, workflows=workflows, app=app)
+    app.state.api_guard = loaded_guard()
+    client = TestClient(app, headers=with_key("write"))
+    return SimpleNamespace(client=client, tasks=store, docs=docs, workflows=workflows, app=app)
 
 
 def test_create_content_answers_202_with_the_lesson_shape_and_schedules_the_workflow(env):

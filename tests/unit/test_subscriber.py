@@ -15,7 +15,7 @@ from services.common.stores import Stores, build_stores
 from services.common.subscriptions import add_subscriptions
 from services.orchestrator import deadletters
 from services.orchestrator.main import SUBSCRIPTIONS
-from tests.unit.fakes import MemoryDocuments
+from tests.unit.fakes import MemoryDocuments, loaded_guard, with_key
 
 
 def memory_stores() -> Stores:
@@ -78,12 +78,14 @@ def test_faults_in_events_are_ignored_unless_fault_injection_is_on(log, monkeypa
 def dead_letters(monkeypatch):
     app = FastAPI()
     app.include_router(deadletters.router)
+    app.include_router(deadletters.admin)
+    app.state.api_guard = loaded_guard()
     add_subscriptions(app, "pubsub", SUBSCRIPTIONS)
     stores = memory_stores()
     published = []
     monkeypatch.setattr(deadletters.sidecar, "publish", lambda *a, **k: published.append((a, k)))
     app.dependency_overrides[get_stores] = lambda: stores
-    return SimpleNamespace(client=TestClient(app), published=published)
+    return SimpleNamespace(client=TestClient(app, headers=with_key("admin")), published=published)
 
 
 def test_dead_letters_are_kept_counted_replayed_and_purged(dead_letters):

@@ -1,5 +1,6 @@
 """A throwaway app that proves the local platform works: run under `dapr run` as
-probe-worker (hosts a one-activity workflow) or probe-listener (a pub/sub subscriber)."""
+probe-worker (hosts a one-activity workflow, and one that starts another app's workflow) or
+probe-listener (a pub/sub subscriber)."""
 
 import asyncio
 import os
@@ -25,6 +26,12 @@ def probe_workflow(ctx, x: int):
     return (yield ctx.call_activity(double, input=x))
 
 
+@runtime.workflow(name="probe_cross_app")
+def probe_cross_app(ctx, body: dict):
+    """Start a workflow of another app as a child: the target's workflow access policy decides."""
+    return (yield ctx.call_child_workflow(body["workflow"], input=body["input"], app_id=body["app_id"]))
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     if ROLE == "worker":
@@ -48,6 +55,15 @@ def run_workflow(body: dict) -> dict:
     instance = client.schedule_new_workflow(probe_workflow, input=body["x"])
     state = client.wait_for_workflow_completion(instance, timeout_in_seconds=60)
     return {"instance": instance, "status": state.runtime_status.name, "output": state.serialized_output}
+
+
+@app.post("/cross-app")
+def run_cross_app(body: dict) -> dict:
+    client = DaprWorkflowClient()
+    instance = client.schedule_new_workflow(probe_cross_app, input=body)
+    state = client.wait_for_workflow_completion(instance, timeout_in_seconds=60)
+    failure = state.failure_details.message if state.failure_details else None
+    return {"instance": instance, "status": state.runtime_status.name, "failure": failure}
 
 
 if ROLE == "listener":

@@ -1,7 +1,7 @@
 package main
 
 // Baton registers exactly the components it uses: locally Redis (state, actors, pub/sub),
-// local storage and HTTP bindings, mDNS name resolution; in Azure Cosmos DB, Service Bus
+// local storage and HTTP bindings, a local secrets file, mDNS name resolution; in Azure Cosmos DB, Service Bus
 // topics, Blob Storage and Key Vault (the Azure deployment's twins of the local ones). This
 // instead of building with dapr's `stablecomponents` tag: that tag compiles every stable component
 // and its cloud SDK (several of which the module proxy here cannot serve) and triples the
@@ -15,6 +15,7 @@ import (
 	pubsubservicebus "github.com/dapr/components-contrib/pubsub/azure/servicebus/topics"
 	pubsubredis "github.com/dapr/components-contrib/pubsub/redis"
 	secretkeyvault "github.com/dapr/components-contrib/secretstores/azure/keyvault"
+	secretfile "github.com/dapr/components-contrib/secretstores/local/file"
 	statecosmos "github.com/dapr/components-contrib/state/azure/cosmosdb"
 	stateredis "github.com/dapr/components-contrib/state/redis"
 
@@ -37,6 +38,7 @@ func init() {
 	bindings.DefaultRegistry.RegisterOutputBinding(bindinghttp.NewHTTP, "http")
 
 	secretstores.DefaultRegistry.RegisterComponent(secretkeyvault.NewAzureKeyvaultSecretStore, "azure.keyvault")
+	secretstores.DefaultRegistry.RegisterComponent(secretfile.NewLocalSecretStore, "local.file")
 
 	nameresolution.DefaultRegistry.RegisterComponent(nrmdns.NewResolver, "mdns")
 }

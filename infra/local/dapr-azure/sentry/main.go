@@ -1,0 +1,1 @@
+../../dapr/sentry/main.go
