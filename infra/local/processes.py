@@ -120,7 +120,7 @@ class DaprRun:
             try:
                 environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
                 exe = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-            except FileNotFoundError:
+            except (FileNotFoundError, ProcessLookupError):  # it exited meanwhile
                 continue
             if f"APP_ID={app_id}".encode() in environ and not exe.endswith(b"daprd") and is_running(pid):
                 return pid
@@ -131,7 +131,7 @@ class DaprRun:
         for pid in sorted(self.track()):
             try:
                 argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
-            except FileNotFoundError:
+            except (FileNotFoundError, ProcessLookupError):
                 continue
             if argv[0].endswith("daprd") and "--app-id" in argv and argv[argv.index("--app-id") + 1] == app_id:
                 return int(argv[argv.index("--dapr-http-port") + 1])

@@ -31,7 +31,7 @@ def analyse(model: ModelClient, data: DataReceived, correlation_id: str, event: 
 
 
 def on_data_received(event: CloudEvent, model: Model, stores: StoresDep) -> dict[str, str]:
-    return handle_once(event, "data-received", DataReceived, stores.events, partial(analyse, model))
+    return handle_once(event, "data-received", DataReceived, stores, partial(analyse, model))
 
 
 SUBSCRIPTIONS = [Subscription("data-received", "/events/data-received", on_data_received)]

@@ -26,7 +26,7 @@ def archive(data: DataReceived, correlation_id: str, event: CloudEvent) -> dict[
 
 
 def on_data_received(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
-    return handle_once(event, "data-received", DataReceived, stores.events, archive)
+    return handle_once(event, "data-received", DataReceived, stores, archive)
 
 
 SUBSCRIPTIONS = [Subscription("data-received", "/events/data-received", on_data_received)]

@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 import uvicorn
+from dapr.clients.exceptions import DaprGrpcError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
@@ -16,6 +17,7 @@ from .apptoken import RoutePredicate, SidecarOnly, no_public_routes, require_app
 from .inputs import BodyLimit, validation_error
 from .logs import setup_logging
 from .model import ModelClient, load_model_api_key
+from .outages import dependency_down
 from .settings import Settings, get_settings
 from .stores import Stores, build_stores
 from .subscriptions import Subscription, add_subscriptions
@@ -44,13 +46,15 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 def baton_app(title: str, lifespan: Lifespan, public: RoutePredicate = no_public_routes,
               description: str = "", docs: bool = False) -> FastAPI:
     """A FastAPI app with what every Baton app shares: only its sidecar may call it (but
-    GET /health and the `public` routes), bodies over BATON_MAX_BODY_BYTES answer 413, and
-    a 422 survives whatever hostile input it quotes. OpenAPI docs only with `docs` (they are
-    plain routes, outside the sidecar-only check)."""
+    GET /health and the `public` routes), bodies over BATON_MAX_BODY_BYTES answer 413, a 422
+    survives whatever hostile input it quotes, and a state store (or pub/sub, or sidecar)
+    that is down answers 503 naming it. OpenAPI docs only with `docs` (they are plain
+    routes, outside the sidecar-only check)."""
     hidden: dict[str, Any] = {} if docs else {"openapi_url": None, "docs_url": None, "redoc_url": None}
     app = FastAPI(title=title, description=description, lifespan=lifespan, dependencies=[Depends(SidecarOnly(public))],
                   **hidden)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(DaprGrpcError, dependency_down)
     app.add_middleware(BodyLimit, max_bytes=get_settings().max_body_bytes)
     return app
 

@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     # Baton's own per-agent circuit breaker (services/common/breakers.py).
     breaker_failure_threshold: int = Field(5, ge=1, le=1000)
     breaker_reset_seconds: float = Field(60, gt=0, le=86_400)
+    # One effect per event and subscriber, even for racing deliveries (services/common/claims.py).
+    # The claim's time to live, renewed while the work runs: below the pub/sub's redelivery of an
+    # unacknowledged message (60 s: processingTimeout in components/pubsub.yaml, the Service Bus lock).
+    claim_ttl_seconds: int = Field(45, ge=3, le=3600)
+    # How long a delivery that finds its event claimed waits for the other delivery's outcome
+    # before answering RETRY (Dapr then retries it, and dead-letters it once its retries are spent).
+    claim_wait_seconds: float = Field(10, ge=0, le=300)
+    # GET /health reads the state store with this timeout, inside Dapr's app health probe timeout.
+    health_state_timeout_seconds: float = Field(0.3, gt=0, le=10)
 
     # Security. The token this app's sidecar sends on every request (header dapr-api-token):
     # Container Apps injects it, `make run` sets it; no app starts without it.

@@ -56,6 +56,19 @@ def sidecar_healthy() -> bool:
         return False
 
 
+def state_store_reachable(store: str, timeout: float) -> bool:
+    """Whether the sidecar can read the state store now: one read of a key nobody writes
+    (answered 204, no content), with a short timeout."""
+    try:
+        resp = _http().get(f"/v1.0/state/{quote(store, safe='')}/baton:health", timeout=timeout)
+    except httpx.HTTPError as err:
+        log.debug("state store %s: %s", store, err)
+        return False
+    if resp.status_code not in (200, 204):
+        log.debug("state store %s: the sidecar answered %d %s", store, resp.status_code, resp.text[:300])
+    return resp.status_code in (200, 204)
+
+
 def app_health(app_id: str, timeout: float = 2.0) -> str:
     """An app's GET /health through Dapr service invocation: "ok", or why not."""
     try:

@@ -4,6 +4,7 @@ subscribers and workflow activities."""
 from dataclasses import dataclass
 
 from .breakers import BreakerStore
+from .claims import ClaimStore
 from .deadletters import DeadLetterStore
 from .events import EventLog
 from .notifications import NotificationStore
@@ -19,11 +20,14 @@ class Stores:
     notifications: NotificationStore
     dead_letters: DeadLetterStore
     breakers: BreakerStore
+    claims: ClaimStore
 
 
 def build_stores(settings: Settings, docs: JsonDocuments | None = None) -> Stores:
     """`docs` replaces the state store (tests pass in-memory documents)."""
     docs = docs or JsonDocuments(settings.state_store)
-    return Stores(tasks=TaskStore(docs), events=EventLog(docs), notifications=NotificationStore(docs),
-                  dead_letters=DeadLetterStore(docs),
-                  breakers=BreakerStore(docs, settings.breaker_failure_threshold, settings.breaker_reset_seconds))
+    dead_letters = DeadLetterStore(docs)
+    return Stores(tasks=TaskStore(docs), events=EventLog(docs, dead_letters), notifications=NotificationStore(docs),
+                  dead_letters=dead_letters,
+                  breakers=BreakerStore(docs, settings.breaker_failure_threshold, settings.breaker_reset_seconds),
+                  claims=ClaimStore(docs, settings.claim_ttl_seconds))

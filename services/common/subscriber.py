@@ -1,9 +1,20 @@
 """How every Baton subscriber handles a pub/sub delivery: correlate, skip duplicates,
-process, record what it did. Idempotent: the same event id delivered twice to the same
-subscriber has one effect. A processing error answers 500, so Dapr retries the delivery
-(components/resiliency.yaml) and then dead-letters it; nothing is swallowed."""
+claim, process, record what it did. Idempotent, even under races: the same event id
+delivered twice to the same subscriber, one after the other or at the same moment, has one
+effect. A processing error answers 500, so Dapr retries the delivery
+(components/resiliency.yaml) and then dead-letters it; nothing is swallowed.
+
+Of two racing deliveries one takes the claim (services/common/claims.py) and does the work;
+the other waits up to BATON_CLAIM_WAIT_SECONDS for its outcome. Done: SUCCESS, a duplicate.
+Failed (claim released) or died (claim expired): the waiting delivery does the work itself.
+Still running after the wait: RETRY. Not SUCCESS, because the delivery that waited may be the
+only copy of the message (a redelivery of a message whose first delivery outlived the
+pub/sub's processing timeout); acknowledging it and then losing the worker would lose the
+event. Dapr retries it (each retry waits again) and, once its retries are spent,
+dead-letters it; replaying that dead letter is then recognised as a duplicate."""
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,13 +22,15 @@ from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, stop_after_attempt, wait_exponential
 
 from .contracts import CloudEvent
-from .events import EventLog, EventRecord
+from .events import EventRecord
 from .faults import Fault, apply_fault
 from .logs import task_id_var
 from .settings import get_settings
+from .stores import Stores
 
 log = logging.getLogger(__name__)
-SUCCESS, DROP = {"status": "SUCCESS"}, {"status": "DROP"}
+SUCCESS, DROP, RETRY = {"status": "SUCCESS"}, {"status": "DROP"}, {"status": "RETRY"}
+CLAIM_POLL_SECONDS = 0.25
 EventData = TypeVar("EventData", bound=BaseModel)
 T = TypeVar("T")
 
@@ -50,32 +63,61 @@ def with_delivery_retries(attempt: Callable[[], T], retries: int, what: str) -> 
     return retrying(attempt)
 
 
-def handle_once(event: CloudEvent, topic: str, model: type[EventData], events: EventLog,
+def handle_once(event: CloudEvent, topic: str, model: type[EventData], stores: Stores,
                 process: Callable[[EventData, str, CloudEvent], dict[str, Any]]) -> dict[str, str]:
-    subscriber = get_settings().app_id
-    correlation_id = correlation_of(event)
+    settings = get_settings()
+    subscriber, correlation_id = settings.app_id, correlation_of(event)
     task_id_var.set(correlation_id)
-    if events.seen(correlation_id, subscriber, event.id):
-        log.info("%s %s already processed: duplicate delivery, no second effect", event.type, event.id)
-        return SUCCESS
+
+    def record(outcome: str, detail: dict[str, Any]) -> None:
+        stores.events.record(correlation_id, EventRecord(subscriber=subscriber, topic=topic, event_type=event.type,
+                                                         event_id=event.id, outcome=outcome, detail=detail))
+
+    def done() -> bool:
+        return stores.events.seen(correlation_id, subscriber, event.id)
+
     raw = event.data if isinstance(event.data, dict) else {}
     try:
         data = model.model_validate(raw)
     except ValidationError as err:
         # Retrying cannot fix a malformed event: record why, then drop it.
         log.error("rejecting %s %s: %s", event.type, event.id, err)
-        events.record(correlation_id, EventRecord(subscriber=subscriber, topic=topic, event_type=event.type,
-                                                  event_id=event.id, outcome="rejected",
-                                                  detail={"error": str(err)[:1000]}))
+        record("rejected", {"error": str(err)[:1000]})
         return DROP
-    settings = get_settings()
 
-    def attempt() -> dict[str, Any]:
-        apply_fault(requested_fault(raw, subscriber), settings)  # or this app's configured fault
-        return process(data, correlation_id, event)
+    def work() -> dict[str, str]:
+        def attempt() -> dict[str, Any]:
+            apply_fault(requested_fault(raw, subscriber), settings)  # or this app's configured fault
+            return process(data, correlation_id, event)
 
-    detail = with_delivery_retries(attempt, settings.delivery_retries, f"{event.type} {event.id}")
-    events.record(correlation_id, EventRecord(subscriber=subscriber, topic=topic, event_type=event.type,
-                                              event_id=event.id, outcome="processed", detail=detail))
-    log.info("processed %s %s", event.type, event.id)
+        try:
+            detail = with_delivery_retries(attempt, settings.delivery_retries, f"{event.type} {event.id}")
+        except Exception as err:
+            # Noted for the event's dead letter (which subscriber failed, why, when), then 500.
+            stores.events.record_failure(correlation_id, EventRecord(
+                subscriber=subscriber, topic=topic, event_type=event.type, event_id=event.id, outcome="failed",
+                detail={"error": f"{type(err).__name__}: {err}"[:1000]}))
+            raise
+        record("processed", detail)
+        log.info("processed %s %s", event.type, event.id)
+        return SUCCESS
+
+    give_up_at, waited = time.monotonic() + settings.claim_wait_seconds, False
+    while not done():
+        with stores.claims.held(subscriber, event.id) as claimed:
+            if claimed:  # done() again: the delivery that held the claim before may have just finished
+                return duplicate(event) if done() else work()
+        if time.monotonic() >= give_up_at:
+            log.warning("%s %s is still being processed by another delivery after %.0f s: RETRY later",
+                        event.type, event.id, settings.claim_wait_seconds)
+            return RETRY
+        if not waited:
+            log.info("%s %s is being processed by another delivery: waiting for its outcome", event.type, event.id)
+            waited = True
+        time.sleep(CLAIM_POLL_SECONDS)
+    return duplicate(event)
+
+
+def duplicate(event: CloudEvent) -> dict[str, str]:
+    log.info("%s %s already processed: duplicate delivery, no second effect", event.type, event.id)
     return SUCCESS

@@ -41,7 +41,7 @@ def on_data_received(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
     def process(data: DataReceived, cid: str, ev: CloudEvent) -> dict[str, Any]:
         return notify(stores.notifications, "data_received", f"New data from {data.source}", cid, ev)
 
-    return handle_once(event, "data-received", DataReceived, stores.events, process)
+    return handle_once(event, "data-received", DataReceived, stores, process)
 
 
 def on_analysis_complete(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
@@ -49,7 +49,7 @@ def on_analysis_complete(event: CloudEvent, stores: StoresDep) -> dict[str, str]
         return notify(stores.notifications, "analysis_complete",
                       f"Analysis of {data.source} ready: {data.analysis[:300]}", cid, ev)
 
-    return handle_once(event, "analysis-complete", AnalysisComplete, stores.events, process)
+    return handle_once(event, "analysis-complete", AnalysisComplete, stores, process)
 
 
 SUBSCRIPTIONS = [Subscription("data-received", "/events/data-received", on_data_received),

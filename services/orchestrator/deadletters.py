@@ -1,17 +1,19 @@
 """Dead letters: every subscription sends what it could not process (after its retries)
 to the `dead-letters` topic; the orchestrator keeps them (services/common/deadletters.py)
-so they can be listed and inspected (read scope), replayed to their original topic and
-purged (admin scope)."""
+so they can be listed a page at a time and inspected (read scope), replayed to their
+original topic and purged (admin scope)."""
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
+from pydantic import BaseModel
 
 from services.common import sidecar
 from services.common.contracts import CloudEvent, utc_now
-from services.common.deadletters import DeadLetter
+from services.common.deadletters import DeadLetter, Status, letter_id
 from services.common.inputs import ID_PATTERN
+from services.common.paging import CURSOR_PATTERN, Position
 from services.common.registry import DEAD_LETTER_TOPIC
 from services.common.serve import StoresDep
 from services.common.settings import get_settings
@@ -26,6 +28,16 @@ TOPIC_OF_TYPE = {"DataReceived": "data-received", "AnalysisComplete": "analysis-
                  "ContentPublished": "content-published"}
 DeadLetterId = Annotated[str, Path(min_length=1, max_length=200, pattern=ID_PATTERN)]
 TOPIC_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$"
+Cursor = Annotated[str | None, Query(max_length=20, pattern=CURSOR_PATTERN,
+                                     description="`next_cursor` of the previous page")]
+
+
+class DeadLetterPage(BaseModel):
+    status: Status
+    count: int  # on this page
+    dead_letters: list[DeadLetter]
+    next_cursor: str | None  # pass as `cursor` for the next page; null: no more
 
 
 def original_topic(event: CloudEvent) -> str | None:
@@ -36,17 +48,31 @@ def original_topic(event: CloudEvent) -> str | None:
 
 def receive(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
     """Subscription handler for the dead-letter topic."""
-    letter = DeadLetter(id=event.id, type=event.type, topic=original_topic(event), source=event.source,
-                        data=event.data, received_at=utc_now())
+    data = event.data if isinstance(event.data, dict) else {}
+    correlation = data.get("correlation_id") or data.get("task_id")
+    letter = DeadLetter(id=letter_id(event.id), event_id=event.id, type=event.type, topic=original_topic(event),
+                        source=event.source, data=event.data, received_at=utc_now(),
+                        correlation_id=str(correlation)[:100] if correlation else None)
     stores.dead_letters.add(letter)
     log.warning("dead letter %s (%s from %s)", event.id, event.type, letter.topic)
     return SUCCESS
 
 
-@router.get("")
-def list_dead_letters(stores: StoresDep) -> dict[str, Any]:
-    letters = stores.dead_letters.list()
-    return {"count": len(letters), "dead_letters": [d.model_dump() for d in letters]}
+@router.get("", response_model=DeadLetterPage)
+def list_dead_letters(
+    stores: StoresDep,
+    status: Annotated[Status, Query(description="open: still failing; resolved: processed after a replay")] = "open",
+    topic: Annotated[str | None, Query(min_length=1, max_length=200, pattern=TOPIC_PATTERN)] = None,
+    type_: Annotated[str | None, Query(alias="type", min_length=1, max_length=200, pattern=TYPE_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="at most this many on the page")] = 50,
+    cursor: Cursor = None,
+) -> DeadLetterPage:
+    """Newest first. A page may hold fewer than `limit` (filters skip entries, and one call
+    reads a bounded part of the index): follow `next_cursor` until it is null."""
+    after = Position.parse(cursor) if cursor else None
+    letters, last = stores.dead_letters.page(status, topic, type_, after, limit)
+    return DeadLetterPage(status=status, count=len(letters), dead_letters=letters,
+                          next_cursor=str(last) if last else None)
 
 
 def _find(dead_letter_id: str, stores: StoresDep) -> DeadLetter:
@@ -66,15 +92,17 @@ def replay(dead_letter_id: DeadLetterId, stores: StoresDep,
            topic: Annotated[str | None, Query(min_length=1, max_length=200, pattern=TOPIC_PATTERN)] = None,
            ) -> dict[str, str]:
     """Publish the event again, same id and type, to its original topic (or `topic`).
-    Subscribers that already processed it recognise the id and do nothing twice."""
+    Subscribers that already processed it recognise the id and do nothing twice; once every
+    subscriber that failed on it has processed it, the letter is `resolved`."""
     letter = _find(dead_letter_id, stores)
     target = topic or letter.topic
     if not target:
         raise HTTPException(422, "the original topic is unknown for this event; pass ?topic=<topic>")
     settings = get_settings()
     data = letter.data if isinstance(letter.data, dict) else {"value": letter.data}
-    sidecar.publish(settings.pubsub, target, data, event_id=letter.id, event_type=letter.type,
+    sidecar.publish(settings.pubsub, target, data, event_id=letter.event_id, event_type=letter.type,
                     ttl_seconds=settings.message_ttl_seconds)
+    stores.dead_letters.mark_replayed(dead_letter_id)
     log.info("replayed dead letter %s to %s (key %s)", dead_letter_id, target, api_key_name.get())
     return {"id": dead_letter_id, "topic": target, "status": "replayed"}
 
@@ -89,6 +117,7 @@ def purge(dead_letter_id: DeadLetterId, stores: StoresDep) -> Response:
 
 @admin.delete("", status_code=200)
 def purge_all(stores: StoresDep) -> dict[str, int]:
+    """Every dead letter, open and resolved."""
     purged = stores.dead_letters.clear()
     log.warning("purged all %d dead letters (key %s)", purged, api_key_name.get())
     return {"purged": purged}

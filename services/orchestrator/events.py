@@ -6,7 +6,7 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.common import sidecar
@@ -15,11 +15,13 @@ from services.common.events import EventRecord
 from services.common.faults import require_fault_injection
 from services.common.inputs import ID_PATTERN, Identifier, JsonData, Text, plain_json
 from services.common.logs import task_id_var
+from services.common.paging import Position
 from services.common.serve import StoresDep
 from services.common.settings import get_settings
 from services.common.subscriber import DROP, SUCCESS
 
 from .auth import READ, WRITE
+from .deadletters import Cursor
 
 log = logging.getLogger(__name__)
 collector = APIRouter(tags=["event-driven"], dependencies=[WRITE])
@@ -62,11 +64,20 @@ def collect(body: CollectRequest) -> Collected:
     return Collected(correlation_id=correlation_id, event_id=event_id)
 
 
-@events_router.get("/{correlation_id}")
-def list_events(correlation_id: CorrelationId, stores: StoresDep) -> dict[str, Any]:
-    """What every subscriber did with the events of one correlation id (or task id)."""
-    return {"correlation_id": correlation_id,
-            "events": [e.model_dump() for e in stores.events.list(correlation_id)]}
+class EventPage(BaseModel):
+    correlation_id: str
+    events: list[EventRecord]
+    next_cursor: str | None = None  # pass as `cursor` for the next page; null: no more
+
+
+@events_router.get("/{correlation_id}", response_model=EventPage)
+def list_events(correlation_id: CorrelationId, stores: StoresDep,
+                limit: Annotated[int, Query(ge=1, le=1000, description="at most this many records")] = 100,
+                cursor: Cursor = None) -> EventPage:
+    """What every subscriber did with the events of one correlation id (or task id), oldest
+    first, a page at a time."""
+    records, last = stores.events.page(correlation_id, Position.parse(cursor) if cursor else None, limit)
+    return EventPage(correlation_id=correlation_id, events=records, next_cursor=str(last) if last else None)
 
 
 @notifications_router.get("/{correlation_id}")
@@ -80,8 +91,12 @@ def on_content_published(event: CloudEvent, stores: StoresDep) -> dict[str, str]
     data = event.data if isinstance(event.data, dict) else {}
     task_id = str(data.get("task_id") or "")
     if not task_id:
-        # Nothing to correlate with: retrying cannot fix it, so drop it (logged, not silent).
+        # Nothing to correlate with: retrying cannot fix it, so drop it (logged, not silent;
+        # Dapr dead-letters it, and the dead letter says why).
         log.error("ContentPublished event %s has no task_id; dropping", event.id)
+        stores.events.record_failure(event.id, EventRecord(
+            subscriber=get_settings().app_id, topic=event.topic or "content-published", event_type=event.type,
+            event_id=event.id, outcome="failed", detail={"error": "the event has no task_id"}))
         return DROP
     task_id_var.set(task_id)
     added = stores.events.record(task_id, EventRecord(

@@ -75,10 +75,22 @@ def create_app(read_secret: sidecar.SecretReader = sidecar.read_secret) -> FastA
             "workflow_worker": bool(getattr(app.state, "workflow_ready", False)),
         }
         ok = all(checks.values())
-        # API keys are reported, not checked: Dapr stops delivering events to an unhealthy app.
+        # The state store and the API keys are reported, not checked: this route is also Dapr's
+        # app health probe, and Dapr takes an unhealthy app out (no pub/sub deliveries, its
+        # workflow actors unregistered). While only the store is down the process is fine, and
+        # its API answers 503 naming the store by itself.
+        store = "unknown"
+        if checks["sidecar"]:
+            store = "available" if sidecar.state_store_reachable(
+                settings.state_store, settings.health_state_timeout_seconds) else "unavailable"
+        if store != getattr(app.state, "state_store_seen", "available"):
+            log.log(logging.WARNING if store == "unavailable" else logging.INFO, "state store %s: %s",
+                    settings.state_store, store)
+        app.state.state_store_seen = store
         keys = "loaded" if app.state.api_guard.keys.loaded else "not loaded"
-        return JSONResponse({"status": "healthy" if ok else "unavailable", "service": "orchestrator",
-                             "checks": checks, "api_keys": keys}, status_code=200 if ok else 503)
+        status = "unavailable" if not ok else "healthy" if store == "available" else "degraded"
+        return JSONResponse({"status": status, "service": "orchestrator", "checks": checks, "state_store": store,
+                             "api_keys": keys}, status_code=200 if ok else 503)
 
     return app
 

@@ -7,13 +7,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
 import pytest
 
 from infra.local.keys import LocalSecrets
-from infra.local.processes import ROOT, DaprRun, open_resources, platform
+from infra.local.processes import LOGS, ROOT, DaprRun, open_resources, platform
 
 ORCHESTRATOR = "http://127.0.0.1:8080"
 ORCHESTRATOR_SIDECAR = "http://127.0.0.1:3500"
@@ -58,6 +59,12 @@ class Api:
 
 api = Api()
 dapr_api = Api(ORCHESTRATOR_SIDECAR, sidecar_headers)  # the orchestrator's sidecar
+
+
+def app_log_files(app_id: str = "*") -> list[Path]:
+    """Every log an app wrote: under `dapr run` (.dapr/logs) and after a test restarted it
+    (DaprRun.launch writes .data/logs/test-restart-<app id>.log)."""
+    return [*(ROOT / ".dapr/logs").glob(f"{app_id}_app_*.log"), *LOGS.glob(f"test-restart-{app_id}.log")]
 
 
 def workflow_instance(instance_id: str) -> dict:

@@ -26,7 +26,10 @@ def test_five_failed_calls_open_the_breaker_and_the_next_task_skips_the_agent_at
 
         agent = breaker_of(AGENT)
         assert agent["breaker"]["state"] == "open" and agent["breaker"]["consecutive_failures"] >= 5
-        assert "503" in agent["breaker"]["last_error"]
+        # The agent's own 503, or, when both tasks' calls raced past Baton's breaker before it
+        # opened, the caller sidecar's breaker (Dapr resiliency: also 5 failures) refusing one.
+        last_error = agent["breaker"]["last_error"]
+        assert "503" in last_error or "circuit breaker is open" in last_error, last_error
         assert agent["health"] == "ok" and agent["role"] == "academic"  # the agent itself is up
         assert {"pattern": "parallel", "part": "academic"} in agent["parts"]
 

@@ -4,7 +4,7 @@ import json
 import uuid
 
 from infra.local.processes import ROOT, wait_until
-from tests.integration.conftest import api, dapr_api, workflow_instance
+from tests.integration.conftest import api, app_log_files, dapr_api, workflow_instance
 from tests.integration.test_parallel_consensus import finished, start
 
 SUBSCRIBERS_OF_DATA = {"analyser", "notifier", "archiver"}
@@ -106,8 +106,7 @@ def test_the_same_cloudevent_delivered_twice_has_one_effect(baton):
 
 
 def _duplicate_logged(event_id: str) -> bool:
-    logs = list((ROOT / ".dapr/logs").glob("*_app_*.log"))
-    text = "".join(p.read_text(errors="replace") for p in logs if p.stat().st_size)
+    text = "".join(p.read_text(errors="replace") for p in app_log_files() if p.stat().st_size)
     return sum(1 for line in text.splitlines() if event_id in line and "duplicate delivery" in line) >= 3
 
 

@@ -2,32 +2,64 @@
 
 import copy
 import json
+import threading
+import time
 from collections.abc import Callable
 from types import SimpleNamespace
 
 
 class MemoryDocuments:
-    """In-memory stand-in for services.common.state.JsonDocuments."""
+    """In-memory stand-in for services.common.state.JsonDocuments: atomic per call (a lock,
+    as the store's first-write create is), with time to live on the clock `now` (seconds;
+    tests may replace it)."""
 
     def __init__(self):
         self.docs: dict[str, dict] = {}
+        self.expires: dict[str, float] = {}
+        self.now = time.monotonic
+        self._lock = threading.RLock()
+
+    def _live(self, key: str) -> bool:
+        if key in self.expires and self.expires[key] <= self.now():
+            del self.docs[key], self.expires[key]
+        return key in self.docs
+
+    def _keep(self, key: str, doc: dict, ttl_seconds: int | None) -> None:
+        self.docs[key] = copy.deepcopy(doc)
+        self.expires.pop(key, None)
+        if ttl_seconds:
+            self.expires[key] = self.now() + ttl_seconds
 
     def get(self, key: str) -> dict | None:
-        return copy.deepcopy(self.docs.get(key))
+        with self._lock:
+            return copy.deepcopy(self.docs[key]) if self._live(key) else None
 
-    def create(self, key: str, doc: dict) -> bool:
-        if key in self.docs:
-            return False
-        self.docs[key] = copy.deepcopy(doc)
-        return True
+    def create(self, key: str, doc: dict, ttl_seconds: int | None = None) -> bool:
+        with self._lock:
+            if self._live(key):
+                return False
+            self._keep(key, doc, ttl_seconds)
+            return True
 
-    def update(self, key: str, change: Callable[[dict], None], default: dict | None = None) -> dict:
-        if key not in self.docs:
-            if default is None:
-                raise KeyError(key)
-            self.docs[key] = copy.deepcopy(default)
-        change(self.docs[key])
-        return copy.deepcopy(self.docs[key])
+    def update(self, key: str, change: Callable[[dict], None], default: dict | None = None,
+               ttl_seconds: int | None = None) -> dict:
+        from services.common.state import DocumentNotFoundError
+
+        with self._lock:
+            if not self._live(key) and default is None:
+                raise DocumentNotFoundError(key)
+            doc = copy.deepcopy(self.docs[key]) if key in self.docs else copy.deepcopy(default)
+            change(doc)
+            self._keep(key, doc, ttl_seconds)
+            return copy.deepcopy(doc)
+
+    def delete(self, key: str, when: Callable[[dict], bool] | None = None) -> bool:
+        with self._lock:
+            if not self._live(key) or (when is not None and not when(copy.deepcopy(self.docs[key]))):
+                return False
+            del self.docs[key]
+            self.expires.pop(key, None)
+            return True
 
 
 class FakeWorkflows:

@@ -134,6 +134,7 @@ def test_health_and_the_docs_need_no_key(orchestrator, monkeypatch):
     from services.common import sidecar
 
     monkeypatch.setattr(sidecar, "sidecar_healthy", lambda: True)
+    monkeypatch.setattr(sidecar, "state_store_reachable", lambda store, timeout: True)
     health = orchestrator.client.get("/health")
     assert health.status_code == 503 and health.json()["api_keys"] == "loaded"  # no workflow worker in a unit test
     assert orchestrator.client.get("/docs").status_code == 200

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from services.common import subscriber
+from services.common.claims import ClaimStore
 from services.common.contracts import CloudEvent, DataReceived
 from services.common.events import EventLog
 from services.common.serve import get_stores
@@ -28,7 +29,9 @@ def log():
 
 
 def handle_once(log, event, model, process):
-    return subscriber.handle_once(event, "data-received", model, log, process)
+    """With the stores a subscriber uses: this event log, and claims of their own."""
+    stores = SimpleNamespace(events=log, claims=ClaimStore(MemoryDocuments(), ttl_seconds=45))
+    return subscriber.handle_once(event, "data-received", model, stores, process)
 
 
 def data_event(event_id="e1", **data):
