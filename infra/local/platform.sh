@@ -8,21 +8,25 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/versions.env"
 
 : "${BATON_DATA_DIR:=$root/.data}"
+# Every port sits below Linux's ephemeral range (32768+): there an outgoing connection can
+# hold a port before a service binds it (seen: the scheduler's health port, in a CI run).
+# Sentry's 50001 is the exception the Dapr CLI imposes.
 : "${BATON_REDIS_PORT:=6380}"  # not 6379: a Redis the user already runs stays untouched
-: "${BATON_PLACEMENT_PORT:=50005}"
+: "${BATON_PLACEMENT_PORT:=6505}"
 # With mTLS on, the Dapr CLI points every daprd at sentry on localhost:50001: only a platform
 # that no `dapr run` uses (a test's second platform) may move it.
 : "${BATON_SENTRY_PORT:=50001}"
 sentry_port=$BATON_SENTRY_PORT
-: "${BATON_SCHEDULER_PORT:=50006}"
-: "${BATON_SCHEDULER_ETCD_PORT:=50379}"
+: "${BATON_SCHEDULER_PORT:=6506}"
+: "${BATON_SCHEDULER_ETCD_PORT:=6579}"
 : "${BATON_MODEL_PORT:=8181}"
 # Health, metrics and raft ports sit at fixed offsets from their service's port, so two
 # platforms with different base ports never clash (8080/9090 are Dapr's defaults).
 placement_health=$((BATON_PLACEMENT_PORT + 100)) placement_metrics=$((BATON_PLACEMENT_PORT + 200))
 placement_raft=$((BATON_PLACEMENT_PORT + 300))
 scheduler_health=$((BATON_SCHEDULER_PORT + 100)) scheduler_metrics=$((BATON_SCHEDULER_PORT + 200))
-sentry_health=$((sentry_port + 100))
+: "${BATON_SENTRY_HEALTH_PORT:=6501}"
+sentry_health=$BATON_SENTRY_HEALTH_PORT
 etcd_peer=$((BATON_SCHEDULER_ETCD_PORT + 1))
 
 # Where placement and scheduler come from; the runtime-skew test points it at Azure's

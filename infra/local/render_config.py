@@ -30,8 +30,8 @@ common:
   # Sidecars listen on loopback only and take the Dapr API token from the environment
   # (`make run` sets it: see README, "Security").
   apiListenAddresses: 127.0.0.1
-  placementHostAddress: 127.0.0.1:50005
-  schedulerHostAddress: 127.0.0.1:50006
+  placementHostAddress: 127.0.0.1:6505
+  schedulerHostAddress: 127.0.0.1:6506
   appHealthCheckPath: /health
   env:
     PYTHONPATH: .

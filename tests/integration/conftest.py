@@ -94,12 +94,15 @@ def probe_apps(name: str) -> Iterator[DaprRun]:
 
 @pytest.fixture(scope="session")
 def local_platform():
-    """Redis, placement, scheduler and the model; stopped afterwards if we started them."""
+    """Redis, sentry, placement, scheduler and the model; stopped afterwards if we started
+    them, also when starting them failed half-way."""
     was_up = "stopped" not in platform("status")
-    platform("up")
-    yield
-    if not was_up:
-        platform("down")
+    try:
+        platform("up")
+        yield
+    finally:
+        if not was_up:
+            platform("down")
 
 
 class WebhookReceiver(BaseHTTPRequestHandler):

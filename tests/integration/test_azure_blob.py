@@ -77,9 +77,9 @@ def blob_orchestrator(azurite, tmp_path_factory):
     run_file.write_text(yaml.safe_dump(run_doc))
     SECRETS.set("webhook-url", None)  # no test webhook listens in this session
     was_up = "stopped" not in platform("status")
-    platform("up")
     run = DaprRun(run_file, "blob")
     try:
+        platform("up")  # inside the try: a start that fails half-way is stopped too
         run.start()
         try:
             run.wait_ready(timeout=150)

@@ -119,7 +119,7 @@ def test_the_image_command_starts_every_kind_of_service_and_each_answers_health(
     run_file.write_text(yaml.safe_dump({
         "version": 1,
         "common": {"resourcesPath": str(resources), "configFilePath": str(config), "appProtocol": "http",
-                   "placementHostAddress": "127.0.0.1:50005", "schedulerHostAddress": "127.0.0.1:50006",
+                   "placementHostAddress": "127.0.0.1:6505", "schedulerHostAddress": "127.0.0.1:6506",
                    "appHealthCheckPath": "/health"},
         "apps": [{"appID": app_id, "appDirPath": str(image_root / "app"), "appPort": port,
                   **({"daprHTTPPort": 13500, "daprGRPCPort": 13501} if app_id == "image-orchestrator" else {}),
