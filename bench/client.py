@@ -15,12 +15,12 @@ def api_headers() -> dict[str, str]:
 
 
 def sidecar_headers() -> dict[str, str]:
-    return {"dapr-api-token": LocalSecrets.default().sidecar_env()["DAPR_API_TOKEN"]}
+    return LocalSecrets.default().sidecar_headers()
 
 
 def agent_headers() -> dict[str, str]:
     """What an agent's sidecar sends it: the bench's baseline calls agents directly."""
-    return {"dapr-api-token": LocalSecrets.default().sidecar_env()["APP_API_TOKEN"]}
+    return {"dapr-api-token": LocalSecrets.default().sidecar_tokens()["APP_API_TOKEN"]}
 
 
 async def patiently(send: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:

@@ -83,9 +83,8 @@ class LocalSecrets:
     def add_api_key(self, name: str, scope: str, rate_limit: str | None = None) -> str:
         """A key under `name`, made if it does not exist yet; returns it."""
         keys = self.api_keys()
-        for entry in keys:
-            if entry["name"] == name:
-                return str(entry["key"])
+        if (found := _first(keys, name=name)) is not None:
+            return str(found["key"])
         entry = {"name": name, "scope": scope, "rate_limit": rate_limit, "key": new_secret()}
         self.set("api-keys", json.dumps([*keys, entry]))
         return str(entry["key"])
@@ -96,22 +95,31 @@ class LocalSecrets:
 
     def api_key(self, scope: str = "admin") -> str:
         """The first key of exactly that scope."""
-        for entry in self.api_keys():
-            if entry["scope"] == scope:
-                return str(entry["key"])
-        raise LookupError(f"no API key with scope {scope!r} in {self.store_file}")
+        return self._key_where(scope=scope)
 
     def api_key_named(self, name: str) -> str:
-        for entry in self.api_keys():
-            if entry["name"] == name:
-                return str(entry["key"])
-        raise LookupError(f"no API key named {name!r} in {self.store_file}")
+        return self._key_where(name=name)
+
+    def _key_where(self, **field: str) -> str:
+        found = _first(self.api_keys(), **field)
+        if found is None:
+            raise LookupError(f"no API key with {field} in {self.store_file}")
+        return str(found["key"])
+
+    def sidecar_tokens(self) -> dict[str, str]:
+        """DAPR_API_TOKEN (app -> sidecar) and APP_API_TOKEN (sidecar -> app)."""
+        self.ensure()
+        tokens: dict[str, str] = json.loads(self.tokens_file.read_text())
+        return tokens
+
+    def sidecar_headers(self) -> dict[str, str]:
+        """What a client of a sidecar's API must send: the Dapr API token."""
+        return {"dapr-api-token": self.sidecar_tokens()["DAPR_API_TOKEN"]}
 
     def sidecar_env(self) -> dict[str, str]:
         """What `dapr run` needs in its environment: every daprd and every app inherits it.
         DAPR_TRUST_ANCHORS is the root certificate sentry generated (platform.sh up)."""
-        self.ensure()
-        env: dict[str, str] = json.loads(self.tokens_file.read_text())
+        env = self.sidecar_tokens()
         env["BATON_SECRETS_FILE"] = str(self.store_file)
         env["NAMESPACE"] = "default"  # the namespace in every sidecar's SPIFFE id (access control)
         # infra/local/platform.sh: sentry writes its root certificate there.
@@ -124,8 +132,12 @@ class LocalSecrets:
         """Every secret value these files hold (for the log audit)."""
         found = [str(k["key"]) for k in self.api_keys()]
         found += [v for n, v in self.store().items() if n != "api-keys"]
-        found += list(json.loads(self.tokens_file.read_text()).values())
+        found += list(self.sidecar_tokens().values())
         return found
+
+
+def _first(entries: list[dict], **field: str) -> dict | None:
+    return next((e for e in entries if all(e[k] == v for k, v in field.items())), None)
 
 
 def local_api_key(scope: str = "admin") -> str:

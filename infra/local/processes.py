@@ -5,6 +5,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -166,6 +168,18 @@ class DaprRun:
 
     def restart_app(self, app_id: str) -> subprocess.Popen:
         return self.launch(self.kill_app(app_id))
+
+    @contextmanager
+    def running(self, timeout: float = 120) -> Iterator["DaprRun"]:
+        """Started and ready inside; stopped after, however the block ends, and checked that
+        `dapr run` shutdown stopped every process it started."""
+        self.start()
+        try:
+            self.wait_ready(timeout)
+            yield self
+        finally:
+            leftovers = self.stop()
+            assert not leftovers, f"{self.name}: processes survived `dapr run` shutdown and were killed: {leftovers}"
 
     def stop(self) -> list[int]:
         """Ctrl-C the CLI (it stops apps and sidecars), then kill leftovers by pid.

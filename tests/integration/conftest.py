@@ -26,9 +26,7 @@ SECRETS = LocalSecrets.default()
 LIMITED_KEY_NAME = "test-limited"
 
 
-def sidecar_headers() -> dict[str, str]:
-    """What a client of a sidecar's API must send: the Dapr API token."""
-    return {"dapr-api-token": SECRETS.sidecar_env()["DAPR_API_TOKEN"]}
+sidecar_headers = SECRETS.sidecar_headers  # the Dapr API token, for a client of a sidecar's API
 
 
 def key_headers(scope: str = "admin") -> dict[str, str]:
@@ -83,13 +81,8 @@ def port_in_use(port: int) -> bool:
 def probe_apps(name: str) -> Iterator[DaprRun]:
     """The probe apps (tests/integration/probe): throwaway ids outside the registry, with mTLS."""
     open_resources(ROOT / ".data" / "probe")
-    run = DaprRun(ROOT / "tests/integration/probe/dapr.yaml", name)
-    run.start()
-    try:
-        run.wait_ready(timeout=90)
+    with DaprRun(ROOT / "tests/integration/probe/dapr.yaml", name).running(timeout=90) as run:
         yield run
-    finally:
-        assert not run.stop(), "probe processes survived shutdown"
 
 
 @pytest.fixture(scope="session")
@@ -139,11 +132,5 @@ def baton(local_platform, webhook):
             pytest.fail(f"port {port} is in use: stop a running `make run` before the integration tests")
     SECRETS.set("webhook-url", webhook[0])  # read by the notifier's sidecar, from the secret store
     SECRETS.add_api_key(LIMITED_KEY_NAME, "read", rate_limit="3/minute")
-    run = DaprRun(ROOT / "dapr.yaml", "baton", env={"BATON_ALLOW_FAULT_INJECTION": "true"})
-    run.start()
-    try:
-        run.wait_ready(timeout=150)
+    with DaprRun(ROOT / "dapr.yaml", "baton", env={"BATON_ALLOW_FAULT_INJECTION": "true"}).running(150) as run:
         yield run
-    finally:
-        leftovers = run.stop()
-        assert not leftovers, f"processes survived `dapr run` shutdown and were killed: {leftovers}"

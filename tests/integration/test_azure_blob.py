@@ -77,16 +77,10 @@ def blob_orchestrator(azurite, tmp_path_factory):
     run_file.write_text(yaml.safe_dump(run_doc))
     SECRETS.set("webhook-url", None)  # no test webhook listens in this session
     was_up = "stopped" not in platform("status")
-    run = DaprRun(run_file, "blob")
     try:
         platform("up")  # inside the try: a start that fails half-way is stopped too
-        run.start()
-        try:
-            run.wait_ready(timeout=150)
+        with DaprRun(run_file, "blob").running(timeout=150):
             yield Api(), Api(ORCHESTRATOR_SIDECAR, sidecar_headers)
-        finally:
-            leftovers = run.stop()
-            assert not leftovers, f"processes survived `dapr run` shutdown: {leftovers}"
     finally:
         if not was_up:
             platform("down")

@@ -127,15 +127,10 @@ def test_the_image_command_starts_every_kind_of_service_and_each_answers_health(
                   "env": {**base_env, "BATON_PORT": str(port), "BATON_MODEL_PROVIDER": "instant", **extra}}
                  for app_id, port, module, extra in kinds],
     }))
-    run = DaprRun(run_file, "image")
-    run.start()
-    try:
-        run.wait_ready(timeout=150)  # /health of each app, the others through the orchestrator's sidecar
+    # Ready: /health of each app, the others through the orchestrator's sidecar.
+    with DaprRun(run_file, "image").running(timeout=150) as run:
         for app_id, *_ in kinds:
             pid = run.app_pid(app_id)
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             assert argv[0].decode() == python, f"{app_id} does not run on the image's interpreter"
             assert Path(f"/proc/{pid}/cwd").resolve() == (image_root / "app").resolve()
-    finally:
-        leftovers = run.stop()
-    assert not leftovers, f"processes survived `dapr run` shutdown: {leftovers}"

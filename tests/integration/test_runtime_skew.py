@@ -62,7 +62,6 @@ def skew_baton(webhook):
     if busy:
         pytest.fail(f"ports in use: {', '.join(busy)}. This test starts its own platform and Baton on the same "
                     "ports: stop Baton and the platform (`make platform-down`) first")
-    leftovers: list[int] = []
     try:
         platform("up", PLATFORM_ENV)
         SECRETS.set("webhook-url", webhook[0])
@@ -71,16 +70,11 @@ def skew_baton(webhook):
         run = DaprRun(ROOT / "dapr.yaml", "runtime-skew", env={
             "DAPR_RUNTIME_PATH": str(AZURE_RUNTIME), "BATON_ALLOW_FAULT_INJECTION": "true",
             "DAPR_TRUST_ANCHORS": trust_anchors})
-        run.start()
-        try:
-            run.wait_ready(timeout=180)
+        with run.running(timeout=180):
             yield run
-        finally:
-            leftovers = run.stop()
     finally:
         started = platform_pids()  # what `down` will stop, also after a failed `up`
         platform("down", PLATFORM_ENV)
-    assert not leftovers, f"processes survived `dapr run` shutdown and were killed: {leftovers}"
     survivors = {name: pid for name, pid in started.items() if is_running(pid)}
     assert not survivors, f"platform processes survived `platform.sh down`: {survivors}"
 
