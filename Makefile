@@ -1,12 +1,16 @@
 # The two commands of the README's Quick start. Both set up a fresh machine first.
-.PHONY: run test unit lint config bench platform-up platform-down
+.PHONY: run replica test unit lint config bench soak platform-up platform-down
 
 run:  ## start Baton (platform + every service), run one content pipeline, keep serving
 	bash infra/local/run.sh
 
+replica:  ## a second orchestrator replica beside a running `make run` (README, "Scale out")
+	bash infra/local/replica.sh
+
 # Three pytest sessions: the `own_system` tests start Baton again (on Azure's Dapr runtime; with
-# Azure blob artifacts) with the same app ids and ports, so they run after the first session has
-# stopped everything; the log audit then reads every log those runs left.
+# Azure blob artifacts; without Dapr resiliency; with a second orchestrator replica) with the same
+# app ids and ports, so they run after the first session has stopped everything; the log audit
+# then reads every log those runs left.
 # Exit code 5 (no tests collected) is not a failure.
 test:  ## lint, types, unit and integration tests against real Dapr sidecars, Redis and the local model
 	bash infra/local/bootstrap.sh
@@ -28,6 +32,10 @@ config:  ## regenerate dapr.yaml and components/resiliency.yaml from services/co
 bench:  ## benchmarks of every pattern (about 30 minutes); writes bench/results/
 	bash infra/local/bootstrap.sh
 	.venv/bin/python -m bench --name polyglot
+
+soak:  ## 300 tasks over every pattern while an agent, the orchestrator and Redis fail once each; checks nothing is lost
+	bash infra/local/bootstrap.sh
+	.venv/bin/python -m bench.soak
 
 platform-up:
 	bash infra/local/platform.sh up

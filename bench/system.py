@@ -1,6 +1,7 @@
 """Use a running Baton, or start one (platform + `dapr run -f dapr.yaml`) for the run."""
 
 import contextlib
+from collections.abc import Iterator
 
 import httpx
 
@@ -17,12 +18,14 @@ def healthy() -> bool:
 
 
 @contextlib.contextmanager
-def baton_system(model: str = "openai"):
+def baton_system(model: str = "openai") -> Iterator[DaprRun | None]:
     """Yield while a Baton with fault injection on serves :8080, started here if needed
-    with BATON_MODEL_PROVIDER=`model` (`openai` = the embedded model, `instant` = no model)."""
+    with BATON_MODEL_PROVIDER=`model` (`openai` = the embedded model, `instant` = no model).
+    Yields the DaprRun that started it (to kill and restart its apps), or None for a Baton
+    that was already running."""
     if healthy():
         print("bench: using the Baton already running on :8080 (its own model settings)", flush=True)
-        yield
+        yield None
         return
     print(f"bench: starting the platform and dapr run -f dapr.yaml (model: {model}) ...", flush=True)
     was_up = "stopped" not in platform("status")
@@ -32,7 +35,7 @@ def baton_system(model: str = "openai"):
     run.start()
     try:
         run.wait_ready(timeout=150)
-        yield
+        yield run
     finally:
         run.stop()
         if not was_up:

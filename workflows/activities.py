@@ -9,8 +9,10 @@ import logging
 from typing import Any
 
 from dapr.ext.workflow import WorkflowActivityContext
+from dapr.ext.workflow._durabletask.task import NonRetryableError
 
 from services.common import sidecar
+from services.common.breakers import BreakerOpenError, refused_by_dapr_breaker
 from services.common.contracts import AgentReply, AgentRequest, StepRecord, Vote, VoteRequest, utc_now
 from services.common.logs import task_id_var
 
@@ -20,19 +22,35 @@ from .contracts import AgentCall, Article, PublishedArticle, StatusNote, StepNot
 log = logging.getLogger(__name__)
 
 
+SKIPPED = "skipped:"  # how a failure message says the call was never made
+
+
 def _invoke(task_id: str, app_id: str, method: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Call an agent through the sidecar, guarded by Baton's breaker for that agent (an open
-    breaker refuses at once), and feed the breaker the outcome. A 4xx says our request was
-    wrong, not that the agent is unwell, so it is not counted."""
+    """Call an agent through the sidecar, guarded by Baton's breaker for that agent, and
+    feed the breaker the outcome. A 4xx says our request was wrong, not that the agent is
+    unwell, so it is not counted.
+
+    An open breaker (Baton's, or Dapr's in the caller's sidecar) refuses at once with a
+    NonRetryableError: the workflow does not retry a call a breaker refused, and the
+    message carries the breaker's cause, the last real error."""
     task_id_var.set(task_id)
     breakers = deps.stores().breakers
-    seen = breakers.before_call(app_id)
+    try:
+        seen = breakers.before_call(app_id)
+    except BreakerOpenError as err:
+        log.warning("%s %s", SKIPPED, err)
+        raise NonRetryableError(f"{SKIPPED} {err}") from err
     log.info("calling %s/%s", app_id, method)
     try:
         reply = sidecar.invoke(app_id, method, body, timeout=deps.settings().agent_call_timeout_seconds)
     except sidecar.AgentCallError as err:
         if err.status is None or err.status >= 500:
             breakers.record(app_id, str(err), seen)
+        if refused_by_dapr_breaker(str(err)):
+            cause = breakers.get(app_id).last_error or str(err)
+            message = f"{SKIPPED} the Dapr circuit breaker for {app_id} (caller's sidecar) is open; last error: {cause}"
+            log.warning("%s", message)
+            raise NonRetryableError(message) from err
         raise
     breakers.record(app_id, None, seen)
     return reply
@@ -62,7 +80,7 @@ def cast_vote(ctx: WorkflowActivityContext, call: VoteCall) -> Vote:
 def record_step(ctx: WorkflowActivityContext, note: StepNote) -> None:
     task_id_var.set(note.task_id)
     _save_step(note.task_id, StepRecord(name=note.name, completed_at=utc_now(), result=note.result,
-                                        agent=note.agent, usage=note.usage))
+                                        agent=note.agent, usage=note.usage, call_id=note.call_id))
 
 
 def record_tree_node(ctx: WorkflowActivityContext, note: TreeNodeNote) -> None:
@@ -70,7 +88,7 @@ def record_tree_node(ctx: WorkflowActivityContext, note: TreeNodeNote) -> None:
     task_id_var.set(note.task_id)
     fields = {**note.fields, "updated_at": utc_now()}
     usage = (note.agent, note.usage) if note.agent and note.usage else None
-    deps.stores().tasks.merge_tree_node(note.task_id, note.path, fields, usage=usage)
+    deps.stores().tasks.merge_tree_node(note.task_id, note.path, fields, usage=usage, call_id=note.call_id)
 
 
 def record_status(ctx: WorkflowActivityContext, note: StatusNote) -> None:

@@ -172,6 +172,7 @@ class StepNote(Contract):
     result: dict[str, Any]
     agent: str | None = None
     usage: Usage | None = None
+    call_id: str | None = None
 
 
 class TreeNodeNote(Contract):
@@ -182,6 +183,7 @@ class TreeNodeNote(Contract):
     fields: dict[str, Any]
     agent: str | None = None
     usage: Usage | None = None
+    call_id: str | None = None
 
 
 class StatusNote(Contract):

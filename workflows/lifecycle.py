@@ -66,12 +66,17 @@ def _usage_of(reply: dict[str, Any] | None) -> Usage | None:
     return Usage.model_validate(reply["usage"]) if reply and reply.get("usage") else None
 
 
+def _call_of(reply: dict[str, Any] | None) -> str | None:
+    """The agent's id for the call that made `reply` (missing from replies of older agents)."""
+    return (reply or {}).get("call_id") or None
+
+
 def note_arrival(ctx: DaprWorkflowContext, member: Member, reply: dict[str, Any] | None,
                  error: str | None) -> Task[Any]:
     """Record one fan-out branch as a step named by its app id: its reply, or the error."""
     result = {"error": error} if error is not None else reply or {}
-    usage = _usage_of(reply)
-    note = StepNote(task_id=ctx.instance_id, name=member.app_id, agent=member.app_id, result=result, usage=usage)
+    note = StepNote(task_id=ctx.instance_id, name=member.app_id, agent=member.app_id, result=result,
+                    usage=_usage_of(reply), call_id=_call_of(reply))
     return ctx.call_activity(record_step, input=note, retry_policy=BOOKKEEPING_RETRY)
 
 
@@ -79,7 +84,6 @@ def note_tree_node(ctx: DaprWorkflowContext, task_id: str, path: list[str], repl
                    **fields: Any) -> Task[Any]:
     """Update one node of a hierarchical task's tree (child workflows pass the task id; their
     own instance id differs). An agent reply's usage is counted for that agent."""
-    usage = _usage_of(reply)
-    note = TreeNodeNote(task_id=task_id, path=path, fields=fields, usage=usage,
+    note = TreeNodeNote(task_id=task_id, path=path, fields=fields, usage=_usage_of(reply), call_id=_call_of(reply),
                         agent=reply.get("agent") if reply else None)
     return ctx.call_activity(record_tree_node, input=note, retry_policy=BOOKKEEPING_RETRY)

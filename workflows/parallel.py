@@ -7,7 +7,7 @@ from typing import Any
 
 from dapr.ext.workflow import DaprWorkflowContext
 
-from .activities import call_agent
+from .activities import SKIPPED, call_agent
 from .contracts import AgentCall, FailedAgent, ParallelInput, ParallelResult, Source
 from .fanout import gather_until
 from .lifecycle import Steps, TaskFailureError, note_arrival, run_task
@@ -38,9 +38,9 @@ def aggregate(request: ParallelInput, results: dict[str, Any], failures: dict[st
         completed_agents=len(sources),
         timed_out=bool(late),
         failed_agents=[
-            # An open circuit breaker means the sidecar skipped the call altogether.
+            # An open circuit breaker means the call was never made (workflows/activities.py).
             FailedAgent(agent=m.part, app_id=m.app_id, error=failures[m.app_id],
-                        skipped="circuit breaker" in failures[m.app_id].lower())
+                        skipped=failures[m.app_id].startswith(SKIPPED))
             for m in request.team if m.app_id in failures
         ],
         late_agents=[m.part for m in request.team if m.app_id in late],

@@ -20,6 +20,10 @@ from .hierarchical import content_manager, hierarchical_workflow, research_manag
 from .parallel import parallel_workflow
 from .sequential import sequential_workflow
 
+# Threads kept for workflow turns (quick, no I/O) beyond the activities' own: however many
+# activities wait on agents, workflows keep moving and new ones start.
+THREADS_FOR_TURNS = 8
+
 WORKFLOWS: dict[str, Callable[..., Any]] = {
     "sequential": sequential_workflow,
     "parallel": parallel_workflow,
@@ -41,7 +45,9 @@ ACTIVITIES: dict[str, Callable[..., Any]] = {
 def build_runtime(settings: Settings, stores: Stores, logger_options: LoggerOptions | None = None) -> WorkflowRuntime:
     """The process's workflow runtime; its activities use this process's stores."""
     runtime_deps.install(settings, stores)
-    runtime = WorkflowRuntime(logger_options=logger_options)
+    runtime = WorkflowRuntime(logger_options=logger_options,
+                              maximum_concurrent_activity_work_items=settings.workflow_activity_concurrency,
+                              maximum_thread_pool_workers=settings.workflow_activity_concurrency + THREADS_FOR_TURNS)
     for name, workflow in WORKFLOWS.items():
         runtime.register_workflow(workflow, name=name)
     for name, activity in ACTIVITIES.items():

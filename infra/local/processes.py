@@ -128,32 +128,54 @@ class DaprRun:
                 return pid
         raise LookupError(f"no running app process for {app_id}")
 
-    def sidecar_http_port(self, app_id: str) -> int:
-        """The HTTP port of the daprd that runs for `app_id` (the CLI picks free ones)."""
+    def _sidecar(self, app_id: str) -> tuple[int, list[str]]:
+        """The pid and command line of the daprd that runs for `app_id`."""
         for pid in sorted(self.track()):
             try:
                 argv = [a.decode() for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
             except (FileNotFoundError, ProcessLookupError):
                 continue
-            if argv[0].endswith("daprd") and "--app-id" in argv and argv[argv.index("--app-id") + 1] == app_id:
-                return int(argv[argv.index("--dapr-http-port") + 1])
+            if argv[0].endswith("daprd") and "--app-id" in argv and argv[argv.index("--app-id") + 1] == app_id \
+                    and is_running(pid):
+                return pid, argv
         raise LookupError(f"no sidecar for {app_id}")
+
+    def sidecar_http_port(self, app_id: str) -> int:
+        """The HTTP port of the daprd that runs for `app_id`."""
+        argv = self._sidecar(app_id)[1]
+        return int(argv[argv.index("--dapr-http-port") + 1])
+
+    def crash(self, app_id: str) -> list[dict]:
+        """kill -9 the app and its sidecar at once, as when a replica's machine dies; returns
+        what `launch` needs to start both again, sidecar first."""
+        sidecar, app = self._sidecar(app_id)[0], self.app_pid(app_id)
+        specs = [self._spec(sidecar, f"{app_id}-daprd"), self._spec(app, app_id)]
+        for pid in (app, sidecar):
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not (is_running(app) or is_running(sidecar)), timeout=15, what=f"{app_id} to die")
+        return specs
 
     def adopt(self, proc: subprocess.Popen) -> None:
         """A process a test started in place of one of ours (e.g. a restarted app)."""
         self.adopted.append(proc)
         self.started_pids.add(proc.pid)
 
-    def kill_app(self, app_id: str, signal_number: int = signal.SIGKILL) -> dict:
-        """Kill one app process (its sidecar keeps running); returns what `launch` needs to
-        start it again: its command line, environment and directory."""
-        pid = self.app_pid(app_id)
-        spec = {
+    @staticmethod
+    def _spec(pid: int, name: str) -> dict:
+        """What `launch` needs to start a running process again: its command line, environment
+        and directory; `name` names its restart log."""
+        return {
             "args": [c.decode() for c in Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")],
             "env": dict(v.split("=", 1) for v in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in v),
             "cwd": os.readlink(f"/proc/{pid}/cwd"),
-            "app_id": app_id,
+            "app_id": name,
         }
+
+    def kill_app(self, app_id: str, signal_number: int = signal.SIGKILL) -> dict:
+        """Kill one app process (its sidecar keeps running); returns what `launch` needs to
+        start it again."""
+        pid = self.app_pid(app_id)
+        spec = self._spec(pid, app_id)
         os.kill(pid, signal_number)
         wait_until(lambda: not is_running(pid), timeout=15, what=f"pid {pid} to exit")
         return spec

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from services.common.registry import AGENT_MODULE, APPS, DEAD_LETTER_TOPIC, App  # noqa: E402
+from services.common.registry import AGENT_MODULE, APPS, DEAD_LETTER_TOPIC, ORCHESTRATOR_REPLICA, App  # noqa: E402
 
 GENERATED = "# Generated from services/common/registry.py by infra/local/render_config.py (make config): edit there.\n"
 
@@ -37,6 +37,12 @@ common:
     PYTHONPATH: .
     BATON_MODEL_BASE_URL: http://127.0.0.1:8181/v1
 apps:
+"""
+
+REPLICA_NOTE = """\
+# A second orchestrator replica: `make replica` while `make run` serves (it sets the sidecar
+# tokens and runs `dapr run -f dapr.replica.yaml`). Same app id, its own ports: workflows and
+# activities spread over both replicas, either API serves every task (README, "Scale out").
 """
 
 RESILIENCY_HEAD = GENERATED + """\
@@ -96,6 +102,13 @@ def _app_block(app: App) -> str:
 
 def run_file(apps: tuple[App, ...] = APPS) -> str:
     return RUN_FILE_HEAD + "".join(_app_block(a) for a in apps)
+
+
+def replica_run_file() -> str:
+    head = RUN_FILE_HEAD.replace(RUN_FILE_HEAD.split("version: 1")[0], GENERATED + REPLICA_NOTE)
+    # Its log on the terminal that runs it (the first replica's goes to .dapr/logs).
+    block = _app_block(ORCHESTRATOR_REPLICA)
+    return head + block.replace("    env:\n", "    appLogDestination: console\n    env:\n", 1)
 
 
 def resiliency(apps: tuple[App, ...] = APPS) -> str:
@@ -209,7 +222,8 @@ def azure_apps(apps: tuple[App, ...] = APPS) -> str:
 
 
 def outputs(apps: tuple[App, ...] = APPS) -> dict[Path, str]:
-    files = {ROOT / "dapr.yaml": run_file(apps), ROOT / "components" / "resiliency.yaml": resiliency(apps),
+    files = {ROOT / "dapr.yaml": run_file(apps), ROOT / "dapr.replica.yaml": replica_run_file(),
+             ROOT / "components" / "resiliency.yaml": resiliency(apps),
              ROOT / "infra" / "apps.json": azure_apps(apps)}
     files |= {ROOT / "components" / "config" / f"{kind}.yaml": text for kind, text in sidecar_configs().items()}
     for name, app_ids in component_scopes(apps).items():

@@ -1,6 +1,7 @@
 """POST /run: do this agent's role on one input, with the model."""
 
 import logging
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -34,4 +35,5 @@ def run(request: AgentRequest, settings: Annotated[Settings, Depends(get_setting
         model=done.model,
         usage=done.usage,
         elapsed_seconds=done.elapsed_seconds,
+        call_id=uuid.uuid4().hex,
     )

@@ -3,6 +3,7 @@ response format. Output that does not parse or names no allowed label is asked f
 more; after that the voter abstains rather than guess."""
 
 import logging
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -72,7 +73,9 @@ def vote(request: VoteRequest, settings: Annotated[Settings, Depends(get_setting
         if verdict:
             log.info("voted %s (%.2f) on attempt %d", verdict.label, verdict.confidence, attempt)
             return Vote(agent=settings.app_id, label=verdict.label, confidence=verdict.confidence,
-                        rationale=verdict.rationale, attempts=attempt, model=model_name, usage=usage)
+                        rationale=verdict.rationale, attempts=attempt, model=model_name, usage=usage,
+                        call_id=uuid.uuid4().hex)
         log.warning("attempt %d: unusable verdict %r", attempt, text[:200])
     return Vote(agent=settings.app_id, abstained=True, attempts=ATTEMPTS, model=model_name, usage=usage,
+                call_id=uuid.uuid4().hex,
                 rationale=f"no valid verdict after {ATTEMPTS} attempts; last output: {text[:200]!r}")

@@ -32,9 +32,19 @@ class Breaker(BaseModel):
     last_error: str | None = None
 
 
+# How a sidecar whose Dapr resiliency breaker is open refuses a call (gobreaker's error text).
+DAPR_BREAKER_REFUSAL = "circuit breaker is open"
+
+
 class BreakerOpenError(RuntimeError):
     """The call was not made: the agent's breaker is open. The message says "circuit
-    breaker", which is how results report a skipped agent."""
+    breaker", which is how results report a skipped agent, and the last real error."""
+
+
+def refused_by_dapr_breaker(error: str) -> bool:
+    """True when the caller's own sidecar refused the call (its resiliency breaker is
+    open): no request reached the agent, so the error says nothing new about it."""
+    return DAPR_BREAKER_REFUSAL in error
 
 
 class BreakerStore:
@@ -82,7 +92,7 @@ class BreakerStore:
         if not allowed:
             raise BreakerOpenError(
                 f"Baton circuit breaker is open for {app_id} after {breaker.consecutive_failures} consecutive "
-                f"failures (last: {breaker.last_error}); next trial call in at most {self.reset_seconds:g}s")
+                f"failures; next trial call in at most {self.reset_seconds:g}s; last error: {breaker.last_error}")
         return breaker
 
     def record(self, app_id: str, error: str | None, seen: Breaker | None = None) -> None:
@@ -100,7 +110,9 @@ class BreakerStore:
             opens = b.state == "half_open" or failures >= self.failure_threshold
             if opens and b.state != "open":
                 log.warning("breaker for %s open after %d consecutive failures: %s", app_id, failures, error)
+            # A refusal by the caller's sidecar breaker counts, but keeps the real cause as last error.
+            last_error = b.last_error if refused_by_dapr_breaker(error) and b.last_error else error[:500]
             return Breaker(state="open" if opens else b.state, consecutive_failures=failures,
-                           opened_at=self._clock() if opens else b.opened_at, last_error=error[:500])
+                           opened_at=self._clock() if opens else b.opened_at, last_error=last_error)
 
         self._update(app_id, change)

@@ -4,15 +4,16 @@ agent can be rewritten in another language without touching the others."""
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from .faults import Fault
-from .inputs import Identifier, Unicode, encodable_text
+from .inputs import UNPADDED, Identifier, Unicode, encodable_text, no_surrounding_blanks
 
 TaskStatus = Literal["pending", "in_progress", "completed", "failed"]
 TERMINAL_STATUSES = ("completed", "failed")
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
-                  AfterValidator(encodable_text)]
+# A verdict the voters may choose: matched as sent, so it may not start or end with a blank.
+Label = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=UNPADDED),
+                  BeforeValidator(no_surrounding_blanks), AfterValidator(encodable_text)]
 
 
 def utc_now() -> str:
@@ -73,6 +74,7 @@ class Vote(BaseModel):
     attempts: int = 1
     model: str = ""
     usage: Usage = Usage()
+    call_id: str = ""  # the agent's id for this call (see AgentReply)
 
 
 class AgentReply(BaseModel):
@@ -82,6 +84,9 @@ class AgentReply(BaseModel):
     model: str
     usage: Usage
     elapsed_seconds: float
+    # Unique per call, made by the agent: a reply recorded twice (a retried bookkeeping write)
+    # is one cost, a second call (a retried activity) another.
+    call_id: str = ""
 
 
 class StepRecord(BaseModel):
@@ -90,10 +95,12 @@ class StepRecord(BaseModel):
     result: dict[str, Any]
     agent: str | None = None
     usage: Usage | None = None
+    call_id: str | None = None  # the agent call that produced it
 
     @classmethod
     def of_reply(cls, name: str, reply: AgentReply) -> "StepRecord":
         return cls(name=name, completed_at=utc_now(), agent=reply.agent, usage=reply.usage,
+                   call_id=reply.call_id or None,
                    result={"agent": reply.agent, "model": reply.model, "output": reply.output})
 
 

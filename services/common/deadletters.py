@@ -155,6 +155,10 @@ class DeadLetterStore:
         self._docs.update(_notes_key(letter_id(event_id)), change, ttl_seconds=FAILURE_NOTES_TTL_SECONDS,
                           default={"event_id": event_id, "correlation_id": correlation_id, "failures": {}})
 
+    def noted_subscribers(self, event_id: str) -> set[str]:
+        """The subscribers that noted a failure on the event."""
+        return set((self._docs.get(_notes_key(letter_id(event_id))) or {}).get("failures", {}))
+
     def note_recovery(self, event_id: str, subscriber: str) -> None:
         """A subscriber processed an event: if it had failed on it, that is over, and the
         event's dead letter is resolved once no subscriber is failing on it any more.

@@ -63,7 +63,10 @@ class EventLog:
             return False
         index = PagedIndex(self._docs, _prefix(correlation_id))
         at = index.append(key)
-        if not self._docs.create(key, record.model_copy(update={"recorded_at": utc_now()}).model_dump()):
+        # The record names its slot: a slot left by an attempt that failed before its record
+        # was created (the state store went away) is not listed when a retry creates it.
+        doc = {**record.model_copy(update={"recorded_at": utc_now()}).model_dump(), "slot": str(at)}
+        if not self._docs.create(key, doc):
             index.clear(at)  # a racing delivery recorded it first
             return False
         self._explain(correlation_id, record)
@@ -88,9 +91,11 @@ class EventLog:
     def page(self, correlation_id: str, after: Position | None = None,
              limit: int = 100) -> tuple[list[EventRecord], Position | None]:
         """Oldest first; with the position to pass as `after` for the next page, or None."""
-        def load(_: Position, key: str) -> EventRecord | None:
+        def load(at: Position, key: str) -> EventRecord | None:
             doc = self._docs.get(key)
-            return EventRecord.model_validate(doc) if doc else None
+            if not doc or doc.get("slot", str(at)) != str(at):  # none yet, or listed at its own slot
+                return None
+            return EventRecord.model_validate(doc)
 
         index = PagedIndex(self._docs, _prefix(correlation_id))
         return take(index.read(after), limit, load, budget=4 * limit + index.page_size)

@@ -12,7 +12,7 @@ from .settings import Settings
 
 
 class Fault(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     delay_seconds: float = Field(0, ge=0, le=600, description="sleep this long before answering")
     fail: bool = Field(False, description="answer 503 instead of doing the work")
 

@@ -1,20 +1,21 @@
 """What untrusted input may hold. Python's JSON parser accepts NaN, Infinity and lone UTF-16
 surrogates ("\\ud800"), none of which can be sent on as JSON or UTF-8: refused here with a
-422, and a 422 that quotes them is still encoded (never a 500)."""
+422 (whose body, services/common/errors.py, still encodes them: never a 500)."""
 
 import json
-import math
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from pydantic import AfterValidator, StringConstraints
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 # Ids that become state keys, log fields and URL paths: letters, digits and . _ : @ -
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=ID_PATTERN)]
+# What str.strip() removes (str.isspace()), spelled so every regex engine reads it alike: the
+# OpenAPI states with NOT_BLANK what the validators below refuse.
+BLANKS = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = f"[^{BLANKS}]"  # holds something besides blanks
 
 
 def encodable_text(text: str) -> str:
@@ -35,27 +36,34 @@ def plain_json(value: Any) -> Any:
     return value
 
 
-Unicode = Annotated[str, AfterValidator(encodable_text)]
-# Text a person wrote: surrounding blanks removed, not empty, valid Unicode (a field adds max_length).
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(encodable_text)]
-JsonData = Annotated[dict[str, Any] | list[Any], AfterValidator(plain_json)]  # an object or an array
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
+def not_blank(value: Any) -> Any:
+    if isinstance(value, str) and value and not value.strip():
+        raise ValueError("must not be blank")
     return value
 
 
-async def validation_error(request: Request, exc: Exception) -> Response:
-    """FastAPI's 422 {"detail": [...]}, with what it quotes made safe to encode."""
-    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    body = json.dumps({"detail": _finite(jsonable_encoder(errors))}, ensure_ascii=True)
-    return Response(body, status_code=422, media_type="application/json")
+def no_surrounding_blanks(value: Any) -> Any:
+    if isinstance(value, str) and value != value.strip():
+        raise ValueError("must not start or end with a blank")
+    return value
+
+
+def not_text(value: Any) -> Any:
+    """Request models are strict (no "3" for 3), but a whole number such as 3.0 is a JSON Schema
+    integer: fields that take one are lax, refusing strings and booleans here."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a number, not a string or a boolean")
+    return value
+
+
+Unicode = Annotated[str, AfterValidator(encodable_text)]
+# Text a person wrote: not empty or blank, valid Unicode, surrounding blanks removed once valid
+# (a field's max_length counts them: it is what the OpenAPI says).
+Text = Annotated[str, StringConstraints(min_length=1, pattern=NOT_BLANK), BeforeValidator(not_blank),
+                 AfterValidator(encodable_text), AfterValidator(str.strip)]
+# Text compared as sent (e.g. a verdict): no blank around it.
+UNPADDED = rf"^{NOT_BLANK}([\s\S]*{NOT_BLANK})?$"
+JsonData = Annotated[dict[str, Any] | list[Any], AfterValidator(plain_json)]  # an object or an array
 
 
 class BodyLimit:

@@ -7,7 +7,7 @@ pattern's agents here when a task starts, and bench, tests and the Azure deploym
 it too. Adding an agent is one entry here plus its role's instructions in
 services/agent/roles.py (see the README, "Adding an agent")."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -89,6 +89,11 @@ APPS: tuple[App, ...] = (
     App("notifier", 8132, module="services.notifier", topics=("data-received", "analysis-complete")),
     App("archiver", 8133, module="services.archiver", topics=("data-received",)),
 )
+
+# A second orchestrator replica on the same machine (dapr.replica.yaml, `make replica`): the
+# same app id, so Dapr spreads workflows and activities over both and either one serves the
+# API; its own app and sidecar ports.
+ORCHESTRATOR_REPLICA: App = replace(APPS[0], port=8090, api_ports=(3510, 3511))
 
 
 class Member(BaseModel):

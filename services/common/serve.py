@@ -11,10 +11,12 @@ import uvicorn
 from dapr.clients.exceptions import DaprGrpcError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from . import sidecar
 from .apptoken import RoutePredicate, SidecarOnly, no_public_routes, require_app_token
-from .inputs import BodyLimit, validation_error
+from .errors import http_error, validation_error
+from .inputs import BodyLimit
 from .logs import setup_logging
 from .model import ModelClient, load_model_api_key
 from .outages import dependency_down
@@ -26,6 +28,7 @@ from .subscriptions import Subscription, add_subscriptions
 def serve(app_path: str) -> None:
     settings = get_settings()
     setup_logging(settings.app_id)
+    sidecar.limit_sdk_calls(settings.sidecar_call_timeout_seconds)
     try:
         require_app_token(settings)
     except RuntimeError as err:
@@ -47,13 +50,14 @@ def baton_app(title: str, lifespan: Lifespan, public: RoutePredicate = no_public
               description: str = "", docs: bool = False) -> FastAPI:
     """A FastAPI app with what every Baton app shares: only its sidecar may call it (but
     GET /health and the `public` routes), bodies over BATON_MAX_BODY_BYTES answer 413, a 422
-    survives whatever hostile input it quotes, and a state store (or pub/sub, or sidecar)
-    that is down answers 503 naming it. OpenAPI docs only with `docs` (they are plain
-    routes, outside the sidecar-only check)."""
+    survives whatever hostile input it quotes, the framework's own 400/404/405 say what to do,
+    and a state store (or pub/sub, or sidecar) that is down answers 503 naming it. OpenAPI
+    docs only with `docs` (they are plain routes, outside the sidecar-only check)."""
     hidden: dict[str, Any] = {} if docs else {"openapi_url": None, "docs_url": None, "redoc_url": None}
     app = FastAPI(title=title, description=description, lifespan=lifespan, dependencies=[Depends(SidecarOnly(public))],
                   **hidden)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(DaprGrpcError, dependency_down)
     app.add_middleware(BodyLimit, max_bytes=get_settings().max_body_bytes)
     return app

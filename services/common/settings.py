@@ -53,6 +53,10 @@ class Settings(BaseSettings):
 
     # Agent calls from workflow activities (through the sidecar; resiliency applies there).
     agent_call_timeout_seconds: float = Field(180, gt=0)
+    # Activities (agent calls, mostly waiting) one orchestrator replica runs at once. The SDK's
+    # default is a pool of cpu_count + 4 threads shared by activities and workflow turns: on 2
+    # cores six slow agent calls stalled every workflow, new ones included (the API fuzz found it).
+    workflow_activity_concurrency: int = Field(64, ge=1, le=1000)
     message_ttl_seconds: int = Field(3600, ge=1)
     # Extra in-process attempts of a failed event delivery before answering 500 (which sends it
     # to the dead-letter topic). 0 locally, where components/resiliency.yaml retries deliveries;
@@ -68,6 +72,10 @@ class Settings(BaseSettings):
     # How long a delivery that finds its event claimed waits for the other delivery's outcome
     # before answering RETRY (Dapr then retries it, and dead-letters it once its retries are spent).
     claim_wait_seconds: float = Field(10, ge=0, le=300)
+    # Every gRPC call of the Dapr SDK to the sidecar (starting, raising events to and ending
+    # workflows, publishing, bindings) gives up after this long: a stalled sidecar costs a 503,
+    # never an API whose every worker thread waits forever (the soak found that).
+    sidecar_call_timeout_seconds: float = Field(20, gt=0, le=600)
     # GET /health reads the state store with this timeout, inside Dapr's app health probe timeout.
     health_state_timeout_seconds: float = Field(0.3, gt=0, le=10)
 

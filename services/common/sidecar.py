@@ -20,6 +20,12 @@ from dapr.conf import settings as dapr_settings
 log = logging.getLogger(__name__)
 
 
+def limit_sdk_calls(seconds: float) -> None:
+    """A deadline for every unary gRPC call the Dapr SDK makes in this process (its own
+    setting, read at each call; without it the SDK waits for ever)."""
+    setattr(dapr_settings, "DAPR_API_TIMEOUT_SECONDS", seconds)  # noqa: B010  # its attributes are set at import
+
+
 class AgentCallError(RuntimeError):
     """An invoked app answered with an error status, or could not be reached (status None)."""
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from dapr.ext.fastapi import DaprApp
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from .registry import DEAD_LETTER_TOPIC
 
@@ -24,8 +25,13 @@ class Subscription:
 
 
 def add_subscriptions(app: FastAPI, pubsub: str, subscriptions: Sequence[Subscription]) -> None:
-    """Route each subscription's handler and list it at GET /dapr/subscribe."""
+    """Route each subscription's handler and list it at GET /dapr/subscribe. Only the sidecar
+    may call these routes (services/common/apptoken.py), so they stay out of the OpenAPI."""
     dapr = DaprApp(app, router_tags=["subscriptions"])
     for sub in subscriptions:
         dapr.subscribe(pubsub=pubsub, topic=sub.topic, route=sub.route,
                        dead_letter_topic=sub.dead_letter_topic)(sub.handler)
+    sidecar_only = {"/dapr/subscribe", *(sub.route for sub in subscriptions)}
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path in sidecar_only:
+            route.include_in_schema = False

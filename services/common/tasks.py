@@ -10,9 +10,19 @@ def task_key(task_id: str) -> str:
     return f"baton:task:{task_id}"
 
 
-def _add_usage(doc: dict[str, Any], agent: str, used: Usage) -> None:
-    so_far = Usage.model_validate(doc["usage"].get(agent, {}))
-    doc["usage"][agent] = so_far.plus(used).model_dump()
+def _count_usage(doc: dict[str, Any], part: str, agent: str, used: Usage) -> None:
+    """Token usage per agent is the sum of its parts, kept by part in the document: an agent
+    call (by its call id) or, for replies without one, a step or tree node. Recording the same
+    call again (a retried bookkeeping write) replaces it; a second call to the agent (a retried
+    activity) is a cost of its own and is added."""
+    parts = doc.setdefault("usage_parts", {
+        # A document written before parts were kept: what it counted so far, as one part per agent.
+        f"earlier:{name}": {"agent": name, "usage": counted} for name, counted in doc["usage"].items()})
+    parts[part] = {"agent": agent, "usage": used.model_dump()}
+    totals: dict[str, Usage] = {}
+    for counted in parts.values():
+        totals[counted["agent"]] = totals.get(counted["agent"], Usage()).plus(Usage.model_validate(counted["usage"]))
+    doc["usage"] = {name: total.model_dump() for name, total in totals.items()}
 
 
 class TaskStore:
@@ -52,13 +62,14 @@ class TaskStore:
             doc["steps"] = [s for s in doc["steps"] if s["name"] != step.name]
             doc["steps"].append(step.model_dump(mode="json"))
             if step.agent and step.usage:
-                _add_usage(doc, step.agent, step.usage)
+                _count_usage(doc, f"call:{step.call_id}" if step.call_id else f"step:{step.name}", step.agent,
+                             step.usage)
             doc["updated_at"] = utc_now()
 
         return TaskDocument.model_validate(self._docs.update(task_key(task_id), change))
 
     def merge_tree_node(self, task_id: str, path: list[str], fields: dict[str, Any],
-                    usage: tuple[str, Usage] | None = None) -> TaskDocument:
+                    usage: tuple[str, Usage] | None = None, call_id: str | None = None) -> TaskDocument:
         """Merge `fields` into the tree node at `path` (created as needed), e.g.
         ["managers", "research", "workers", "web-scraper"]; optionally add an agent's usage."""
 
@@ -69,7 +80,7 @@ class TaskStore:
                 node = node.setdefault(name, {})
             node.update(fields)
             if usage:
-                _add_usage(doc, *usage)
+                _count_usage(doc, f"call:{call_id}" if call_id else "tree:" + "/".join(path), *usage)
             doc["updated_at"] = utc_now()
 
         return TaskDocument.model_validate(self._docs.update(task_key(task_id), change))

@@ -11,8 +11,9 @@ from services.common.registry import REGISTRY
 from services.common.serve import StoresDep
 
 from .auth import READ
+from .responses import GUARDED, errors
 
-router = APIRouter(prefix="/agents", tags=["agents"], dependencies=[READ])
+router = APIRouter(prefix="/agents", tags=["agents"], dependencies=[READ], responses=errors(*GUARDED))
 
 
 @router.get("")

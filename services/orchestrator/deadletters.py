@@ -14,16 +14,18 @@ from services.common.contracts import CloudEvent, utc_now
 from services.common.deadletters import DeadLetter, Status, letter_id
 from services.common.inputs import ID_PATTERN
 from services.common.paging import CURSOR_PATTERN, Position
-from services.common.registry import DEAD_LETTER_TOPIC
+from services.common.registry import DEAD_LETTER_TOPIC, REGISTRY
 from services.common.serve import StoresDep
 from services.common.settings import get_settings
-from services.common.subscriber import SUCCESS
+from services.common.stores import Stores
+from services.common.subscriber import SUCCESS, correlation_of
 
 from .auth import ADMIN, READ, api_key_name
+from .responses import GUARDED, errors
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/dead-letters", tags=["dead letters"], dependencies=[READ])
-admin = APIRouter(prefix="/dead-letters", tags=["dead letters"], dependencies=[ADMIN])
+router = APIRouter(prefix="/dead-letters", tags=["dead letters"], dependencies=[READ], responses=errors(*GUARDED))
+admin = APIRouter(prefix="/dead-letters", tags=["dead letters"], dependencies=[ADMIN], responses=errors(*GUARDED))
 TOPIC_OF_TYPE = {"DataReceived": "data-received", "AnalysisComplete": "analysis-complete",
                  "ContentPublished": "content-published"}
 DeadLetterId = Annotated[str, Path(min_length=1, max_length=200, pattern=ID_PATTERN)]
@@ -53,12 +55,29 @@ def receive(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
     letter = DeadLetter(id=letter_id(event.id), event_id=event.id, type=event.type, topic=original_topic(event),
                         source=event.source, data=event.data, received_at=utc_now(),
                         correlation_id=str(correlation)[:100] if correlation else None)
+    if letter.topic:
+        note_silent_failures(event, letter.topic, stores)
     stores.dead_letters.add(letter)
     log.warning("dead letter %s (%s from %s)", event.id, event.type, letter.topic)
     return SUCCESS
 
 
-@router.get("", response_model=DeadLetterPage)
+def note_silent_failures(event: CloudEvent, topic: str, stores: Stores) -> None:
+    """A subscriber that failed while the state store was unreachable could not note its
+    failure: each subscriber of the topic that has neither processed the event nor noted a
+    failure is named as failing, so the letter names who still has to process it (a
+    subscriber that processes it later marks itself recovered, as after a replay)."""
+    correlation, noted = correlation_of(event), stores.dead_letters.noted_subscribers(event.id)
+    for app in REGISTRY.apps:
+        if topic in app.topics and app.app_id not in noted \
+                and not stores.events.seen(correlation, app.app_id, event.id):
+            stores.dead_letters.note_failure(
+                event.id, app.app_id, topic, "dead-lettered without a failure note from this subscriber (it could "
+                "not record one, e.g. while the state store was unreachable): see its log for the event id",
+                correlation)
+
+
+@router.get("", response_model=DeadLetterPage, responses=errors(422))
 def list_dead_letters(
     stores: StoresDep,
     status: Annotated[Status, Query(description="open: still failing; resolved: processed after a replay")] = "open",
@@ -82,12 +101,12 @@ def _find(dead_letter_id: str, stores: StoresDep) -> DeadLetter:
     return letter
 
 
-@router.get("/{dead_letter_id}", response_model=DeadLetter)
+@router.get("/{dead_letter_id}", response_model=DeadLetter, responses=errors(404, 422))
 def inspect(dead_letter_id: DeadLetterId, stores: StoresDep) -> DeadLetter:
     return _find(dead_letter_id, stores)
 
 
-@admin.post("/{dead_letter_id}/replay", status_code=202)
+@admin.post("/{dead_letter_id}/replay", status_code=202, responses=errors(404, 409, 422))
 def replay(dead_letter_id: DeadLetterId, stores: StoresDep,
            topic: Annotated[str | None, Query(min_length=1, max_length=200, pattern=TOPIC_PATTERN)] = None,
            ) -> dict[str, str]:
@@ -97,7 +116,8 @@ def replay(dead_letter_id: DeadLetterId, stores: StoresDep,
     letter = _find(dead_letter_id, stores)
     target = topic or letter.topic
     if not target:
-        raise HTTPException(422, "the original topic is unknown for this event; pass ?topic=<topic>")
+        # The request is well-formed; this letter's state asks for more (hence not 422).
+        raise HTTPException(409, "the original topic of this dead letter is unknown; pass ?topic=<topic>")
     settings = get_settings()
     data = letter.data if isinstance(letter.data, dict) else {"value": letter.data}
     sidecar.publish(settings.pubsub, target, data, event_id=letter.event_id, event_type=letter.type,
@@ -107,7 +127,7 @@ def replay(dead_letter_id: DeadLetterId, stores: StoresDep,
     return {"id": dead_letter_id, "topic": target, "status": "replayed"}
 
 
-@admin.delete("/{dead_letter_id}", status_code=204)
+@admin.delete("/{dead_letter_id}", status_code=204, responses=errors(404, 409, 422))
 def purge(dead_letter_id: DeadLetterId, stores: StoresDep) -> Response:
     if not stores.dead_letters.remove(dead_letter_id):
         raise HTTPException(404, f"no dead letter with id {dead_letter_id}")
@@ -115,7 +135,7 @@ def purge(dead_letter_id: DeadLetterId, stores: StoresDep) -> Response:
     return Response(status_code=204)
 
 
-@admin.delete("", status_code=200)
+@admin.delete("", status_code=200, responses=errors(409))
 def purge_all(stores: StoresDep) -> dict[str, int]:
     """Every dead letter, open and resolved."""
     purged = stores.dead_letters.clear()

@@ -7,37 +7,53 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common import sidecar
 from services.common.contracts import CloudEvent, DataReceived
 from services.common.events import EventRecord
-from services.common.faults import require_fault_injection
-from services.common.inputs import ID_PATTERN, Identifier, JsonData, Text, plain_json
+from services.common.faults import Fault, require_fault_injection
+from services.common.inputs import ID_PATTERN, Identifier, JsonData, Text
 from services.common.logs import task_id_var
 from services.common.paging import Position
+from services.common.registry import REGISTRY
 from services.common.serve import StoresDep
 from services.common.settings import get_settings
 from services.common.subscriber import DROP, SUCCESS
 
 from .auth import READ, WRITE
 from .deadletters import Cursor
+from .responses import GUARDED, errors
+from .schemas import name_keys, refuse_unknown
 
 log = logging.getLogger(__name__)
-collector = APIRouter(tags=["event-driven"], dependencies=[WRITE])
-events_router = APIRouter(prefix="/events", tags=["event-driven"], dependencies=[READ])
-notifications_router = APIRouter(prefix="/notifications", tags=["event-driven"], dependencies=[READ])
+collector = APIRouter(tags=["event-driven"], dependencies=[WRITE], responses=errors(*GUARDED, 400, 422))
+events_router = APIRouter(prefix="/events", tags=["event-driven"], dependencies=[READ],
+                          responses=errors(*GUARDED, 422))
+notifications_router = APIRouter(prefix="/notifications", tags=["event-driven"], dependencies=[READ],
+                                 responses=errors(*GUARDED, 422))
 CorrelationId = Annotated[str, Path(min_length=1, max_length=100, pattern=ID_PATTERN)]
 
 
+def subscribers() -> list[str]:
+    """The apps a DataReceived event reaches, which its `faults` may name."""
+    return [a.app_id for a in REGISTRY.apps if "data-received" in a.topics]
+
+
 class CollectRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True,
+                              json_schema_extra=lambda schema: name_keys(schema, "faults", subscribers()))
     source: Text = Field(max_length=200, description="Where the data comes from")
     payload: JsonData = Field(description="The data itself (JSON object or array)")
     correlation_id: Identifier | None = Field(None, description="Ties every resulting event together; "
                                                                 "default: a new id")
-    faults: Annotated[dict[str, Any], AfterValidator(plain_json)] | None = Field(
-        None, max_length=20, description="Test/demo knob for subscribers, by app id")
+    faults: dict[str, Fault] | None = Field(None, max_length=20, description="Test/demo knob, by subscriber app id; "
+                                                                            "needs BATON_ALLOW_FAULT_INJECTION=true")
+
+    @model_validator(mode="after")
+    def faults_name_subscribers(self) -> "CollectRequest":
+        refuse_unknown(self.faults or {}, subscribers(), "faults")
+        return self
 
 
 class Collected(BaseModel):
@@ -57,7 +73,7 @@ def collect(body: CollectRequest) -> Collected:
     event_id = str(uuid.uuid4())
     data = DataReceived(source=body.source, payload=body.payload, correlation_id=correlation_id).model_dump()
     if body.faults:
-        data["faults"] = body.faults
+        data["faults"] = {app_id: fault.model_dump() for app_id, fault in body.faults.items()}
     sidecar.publish(settings.pubsub, "data-received", data, event_id=event_id, event_type="DataReceived",
                     ttl_seconds=settings.message_ttl_seconds)
     log.info("published DataReceived %s", event_id)

@@ -4,23 +4,28 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from dapr.ext.workflow import DaprWorkflowClient
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from services.common import sidecar
 from services.common.apikeys import KeyRing, keep_fresh
+from services.common.errors import kept_changing
 from services.common.logs import sdk_logger_options
 from services.common.registry import DEAD_LETTER_TOPIC
 from services.common.serve import baton_app
 from services.common.settings import get_settings
+from services.common.state import ETagConflictError
 from services.common.stores import build_stores
 from services.common.subscriptions import Subscription, add_subscriptions
 from workflows.runtime import build_runtime
 
 from . import agents, deadletters, events, patterns, tasks
 from .auth import ApiGuard, needs_api_key
+from .deps import EngineWatch
 from .throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,15 @@ SUBSCRIPTIONS = [
     Subscription(DEAD_LETTER_TOPIC, "/dead-letters/receive", deadletters.receive,
                  dead_letter_topic="dead-letters-unstored"),
 ]
+
+
+class HealthReport(BaseModel):
+    status: Literal["healthy", "degraded", "unavailable"]
+    service: str
+    checks: dict[str, bool]
+    state_store: Literal["available", "unavailable", "unknown"]
+    workflow_engine: str  # "accepting", or when and why the last workflow start failed
+    api_keys: Literal["loaded", "not loaded"]
 
 
 @asynccontextmanager
@@ -63,12 +77,15 @@ def create_app(read_secret: sidecar.SecretReader = sidecar.read_secret) -> FastA
                     description="Multi-agent coordination patterns on Dapr. Every task is a Dapr workflow.")
     app.state.api_guard = ApiGuard(KeyRing(read_secret, settings.secret_store, settings.api_keys_secret),
                                    Throttle(settings.rate_limit, settings.auth_failure_limit))
+    app.state.engine_watch = EngineWatch()
+    app.add_exception_handler(ETagConflictError, kept_changing)
     for router in (patterns.router, tasks.router, events.collector, events.events_router,
                    events.notifications_router, deadletters.router, deadletters.admin, agents.router):
         app.include_router(router)
     add_subscriptions(app, settings.pubsub, SUBSCRIPTIONS)
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], response_model=HealthReport, responses={
+        503: {"model": HealthReport, "description": "The sidecar or the workflow worker is down"}})
     def health() -> JSONResponse:
         checks = {
             "sidecar": sidecar.sidecar_healthy(),
@@ -88,9 +105,13 @@ def create_app(read_secret: sidecar.SecretReader = sidecar.read_secret) -> FastA
                     settings.state_store, store)
         app.state.state_store_seen = store
         keys = "loaded" if app.state.api_guard.keys.loaded else "not loaded"
-        status = "unavailable" if not ok else "healthy" if store == "available" else "degraded"
+        watch: EngineWatch = app.state.engine_watch
+        engine = "accepting" if watch.last_failure is None else \
+            f"the last workflow start failed at {watch.failed_at}: {watch.last_failure}"
+        healthy = store == "available" and watch.last_failure is None
+        status = "unavailable" if not ok else "healthy" if healthy else "degraded"
         return JSONResponse({"status": status, "service": "orchestrator", "checks": checks, "state_store": store,
-                             "api_keys": keys}, status_code=200 if ok else 503)
+                             "workflow_engine": engine, "api_keys": keys}, status_code=200 if ok else 503)
 
     return app
 

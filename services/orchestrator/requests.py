@@ -1,20 +1,25 @@
 """Request bodies of the public API: every input validated and bounded, every error says
-what to fix. Each turns into its workflow's input with `to_input`, which adds the agents the
-registry names for the pattern at this moment (a running task keeps the team it started with).
-User text only ever reaches a model as the user's message, never as its instructions."""
+what to fix, and every rule stated in the OpenAPI (services/orchestrator/schemas.py). Strict:
+a number or a boolean sent as a string is refused, as the schema says. Each turns into its
+workflow's input with `to_input`, which adds the agents the registry names for the pattern at
+this moment (a running task keeps the team it started with). User text only ever reaches a
+model as the user's message, never as its instructions."""
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator, model_validator
 
 from services.common.contracts import ConsensusTask, Label
 from services.common.faults import Fault
-from services.common.inputs import Text
+from services.common.inputs import Text, not_text
 from services.common.registry import REGISTRY, Member, Pattern
 from workflows.consensus import DEFAULT_LABELS
 from workflows.contracts import ConsensusInput, HierarchicalInput, ParallelInput, PatternInput, SequentialInput
 
+from .schemas import bound_quorum, name_items, name_keys, refuse_unknown
+
 AppId = Annotated[str, Field(max_length=60)]
+Quorum = Annotated[int, Strict(False), Field(ge=1), BeforeValidator(not_text)]
 FAULTS_HELP = "Test/demo knob, by agent app id; needs BATON_ALLOW_FAULT_INJECTION=true"
 
 
@@ -22,16 +27,25 @@ def app_ids(pattern: Pattern) -> list[str]:
     return [m.app_id for m in REGISTRY.members(pattern)]
 
 
+def pattern_schema(schema: dict[str, Any], model: type[Any]) -> None:
+    name_keys(schema, "faults", app_ids(model.pattern))
+
+
+def consensus_schema(schema: dict[str, Any], model: type[Any]) -> None:
+    pattern_schema(schema, model)
+    voters = app_ids("consensus")
+    name_items(schema, "voters", voters)
+    bound_quorum(schema, len(voters))
+
+
 class PatternRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=pattern_schema)
     pattern: ClassVar[Pattern]
     faults: dict[AppId, Fault] | None = Field(None, max_length=20, description=FAULTS_HELP)
 
     @model_validator(mode="after")
     def faults_name_known_agents(self) -> "PatternRequest":
-        known = set(app_ids(self.pattern))
-        if unknown := sorted(set(self.faults or {}) - known):
-            raise ValueError(f"faults name unknown agents {unknown}; known: {sorted(known)}")
+        refuse_unknown(self.faults or {}, app_ids(self.pattern), "faults")
         return self
 
     def team(self) -> list[Member]:
@@ -62,14 +76,16 @@ class ResearchRequest(PatternRequest):
 
 
 class ConsensusRequest(PatternRequest):
+    model_config = ConfigDict(json_schema_extra=consensus_schema)
     pattern: ClassVar[Pattern] = "consensus"
     content: Text = Field(max_length=10_000, description="What the voters judge")
     task: ConsensusTask = Field(description="moderation, classification or review")
-    labels: list[Label] | None = Field(None, min_length=2, max_length=10,
-                                       description="Allowed verdicts; defaults depend on the task")
+    labels: list[Label] | None = Field(None, min_length=2, max_length=10, json_schema_extra={"uniqueItems": True},
+                                       description="Allowed verdicts, each once; defaults depend on the task")
     voters: list[AppId] | None = Field(None, min_length=1, max_length=20,
                                        description=f"Subset of {app_ids('consensus')}")
-    quorum: int | None = Field(None, ge=1, description="k of N votes needed; default a majority")
+    quorum: Quorum | None = Field(None, description="k of N votes needed, at most the voters asked; "
+                                                     "default a majority")
     deadline_seconds: float = Field(60, gt=0, le=600)
 
     @field_validator("voters")

@@ -12,9 +12,10 @@ from services.common.inputs import ID_PATTERN
 
 from .auth import READ
 from .deps import Tasks, Workflows
+from .responses import GUARDED, errors
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/task", tags=["tasks"], dependencies=[READ])
+router = APIRouter(prefix="/task", tags=["tasks"], dependencies=[READ], responses=errors(*GUARDED))
 TaskId = Annotated[str, Path(min_length=1, max_length=100, pattern=ID_PATTERN)]
 
 # A running workflow updates its task at every step; only a task quiet for this long is
@@ -41,7 +42,7 @@ def ended_from_outside(workflows: Workflows, task: TaskDocument) -> str | None:
     return None
 
 
-@router.get("/{task_id}", response_model=TaskDocument)
+@router.get("/{task_id}", response_model=TaskDocument, responses=errors(404, 422))
 def get_task(task_id: TaskId, tasks: Tasks, workflows: Workflows) -> TaskDocument:
     task = tasks.get(task_id)
     if task is None:

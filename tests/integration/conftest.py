@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+import yaml
 
 from infra.local.keys import LocalSecrets
 from infra.local.processes import LOGS, ROOT, DaprRun, open_resources, platform
@@ -134,3 +135,36 @@ def baton(local_platform, webhook):
     SECRETS.add_api_key(LIMITED_KEY_NAME, "read", rate_limit="3/minute")
     with DaprRun(ROOT / "dapr.yaml", "baton", env={"BATON_ALLOW_FAULT_INJECTION": "true"}).running(150) as run:
         yield run
+
+
+@contextmanager
+def own_baton(name: str, folder: Path, components: dict[str, dict | None] | None = None,
+              env: dict[str, str] | None = None, timeout: float = 150) -> Iterator[DaprRun]:
+    """All of Baton on the main ports (own_system tests, in a pytest session of their own),
+    with its own copy of components/: `components` replaces files by name with a document, or
+    leaves them out (None). `env` goes to every app. The platform is started if it is not
+    running, and then stopped, also when starting failed half-way."""
+    busy = [port for port in (8080, 3500) if port_in_use(port)]
+    assert not busy, f"ports {busy} in use: stop Baton first"
+    changes = components or {}
+    resources = folder / "components"
+    resources.mkdir(parents=True, exist_ok=True)
+    for path in (ROOT / "components").glob("*.yaml"):
+        if path.name not in changes:
+            (resources / path.name).write_text(path.read_text())
+        elif changes[path.name] is not None:
+            (resources / path.name).write_text(yaml.safe_dump(changes[path.name]))
+    run_doc = yaml.safe_load((ROOT / "dapr.yaml").read_text())
+    run_doc["common"]["resourcesPath"] = str(resources)
+    for app in run_doc["apps"]:
+        app["appDirPath"] = str(ROOT)
+    run_file = folder / f"{name}-dapr.yaml"
+    run_file.write_text(yaml.safe_dump(run_doc))
+    was_up = "stopped" not in platform("status")
+    try:
+        platform("up")
+        with DaprRun(run_file, name, env=env).running(timeout=timeout) as run:
+            yield run
+    finally:
+        if not was_up:
+            platform("down")

@@ -4,15 +4,14 @@ started here on loopback. Baton runs with that component (in the second pytest s
 the main ports), the sequential pipeline publishes an article through it, and the blob is
 read back."""
 
-import shutil
 import socket
 import subprocess
 
 import pytest
 import yaml
 
-from infra.local.processes import LOGS, ROOT, DaprRun, platform, wait_until
-from tests.integration.conftest import ORCHESTRATOR_SIDECAR, SECRETS, Api, sidecar_headers
+from infra.local.processes import LOGS, ROOT, wait_until
+from tests.integration.conftest import ORCHESTRATOR_SIDECAR, SECRETS, Api, own_baton, sidecar_headers
 
 pytestmark = pytest.mark.own_system
 
@@ -53,37 +52,16 @@ def blob_orchestrator(azurite, tmp_path_factory):
     """All of Baton (`dapr.yaml`), with the Azure `artifacts` component in place of the local
     one. Its own system on the main ports, in the second pytest session: the agents accept
     calls from the app id `orchestrator` only."""
-    busy = [port for port in (8080, 3500) if listening(port)]
-    assert not busy, f"ports {busy} in use: stop Baton first"
-    resources = tmp_path_factory.mktemp("resources")
-    for path in (ROOT / "components").glob("*.yaml"):
-        if path.name != "artifacts.yaml":
-            shutil.copy(path, resources / path.name)
     local = yaml.safe_load((ROOT / "components/artifacts.yaml").read_text())
-    (resources / "artifacts.yaml").write_text(yaml.safe_dump({
-        **local,
-        "spec": {"type": "bindings.azure.blobstorage", "version": "v1", "metadata": [
-            {"name": "accountName", "value": DEV_ACCOUNT},
-            {"name": "accountKey", "value": DEV_KEY},
-            {"name": "containerName", "value": "artifacts"},
-            {"name": "endpoint", "value": azurite},
-        ]},
-    }))
-    run_doc = yaml.safe_load((ROOT / "dapr.yaml").read_text())
-    run_doc["common"]["resourcesPath"] = str(resources)
-    for app in run_doc["apps"]:
-        app["appDirPath"] = str(ROOT)
-    run_file = resources.parent / "blob-dapr.yaml"
-    run_file.write_text(yaml.safe_dump(run_doc))
+    blob = {**local, "spec": {"type": "bindings.azure.blobstorage", "version": "v1", "metadata": [
+        {"name": "accountName", "value": DEV_ACCOUNT},
+        {"name": "accountKey", "value": DEV_KEY},
+        {"name": "containerName", "value": "artifacts"},
+        {"name": "endpoint", "value": azurite},
+    ]}}
     SECRETS.set("webhook-url", None)  # no test webhook listens in this session
-    was_up = "stopped" not in platform("status")
-    try:
-        platform("up")  # inside the try: a start that fails half-way is stopped too
-        with DaprRun(run_file, "blob").running(timeout=150):
-            yield Api(), Api(ORCHESTRATOR_SIDECAR, sidecar_headers)
-    finally:
-        if not was_up:
-            platform("down")
+    with own_baton("blob", tmp_path_factory.mktemp("blob"), {"artifacts.yaml": blob}):
+        yield Api(), Api(ORCHESTRATOR_SIDECAR, sidecar_headers)
 
 
 def test_the_sequential_pipeline_publishes_its_article_as_a_blob(blob_orchestrator):

@@ -4,9 +4,10 @@ long-lived correlation id costs the same to append to, and to check for duplicat
 import pytest
 
 from services.common.deadletters import DeadLetter, DeadLetterStore
-from services.common.events import EventLog, EventRecord
-from services.common.paging import PAGE_SIZE, Position
+from services.common.events import EventLog, EventRecord, record_key
+from services.common.paging import PAGE_SIZE, PagedIndex, Position
 from tests.unit.counting import CountingDocuments
+from tests.unit.fakes import MemoryDocuments
 
 
 def rec(n: int, subscriber: str = "analyser", outcome: str = "processed") -> EventRecord:
@@ -103,3 +104,15 @@ def test_noting_a_failure_never_breaks_the_subscriber(docs, monkeypatch):
 
     monkeypatch.setattr(docs, "update", broken)
     log.record_failure("c1", rec(1).model_copy(update={"detail": {"error": "boom"}}))  # no exception
+
+
+def test_a_slot_left_by_a_failed_attempt_does_not_list_the_record_twice():
+    """The soak found one delivery listed twice: an attempt appended its index slot, the state
+    store went away before the record was created, and the retry appended a second slot."""
+    docs = MemoryDocuments()
+    log = EventLog(docs)
+    rec = EventRecord(subscriber="orchestrator", topic="content-published", event_type="ContentPublished",
+                      event_id="e1", outcome="processed")
+    PagedIndex(docs, "baton:events:c1").append(record_key("c1", "orchestrator", "e1"))  # the failed attempt's slot
+    assert log.record("c1", rec) is True
+    assert [r.event_id for r in log.list("c1")] == ["e1"]

@@ -21,7 +21,7 @@ def env():
     store, workflows = TaskStore(docs), FakeWorkflows()
     app.dependency_overrides[deps.get_tasks] = lambda: store
     app.dependency_overrides[deps.get_workflows] = lambda: workflows
-    app.state.api_guard = loaded_guard()
+    app.state.api_guard, app.state.engine_watch = loaded_guard(), deps.EngineWatch()
     client = TestClient(app, headers=with_key("write"))
     return SimpleNamespace(client=client, tasks=store, docs=docs, workflows=workflows, app=app)
 
@@ -45,7 +45,7 @@ def test_create_content_answers_202_with_the_lesson_shape_and_schedules_the_work
 @pytest.mark.parametrize("payload, fragment", [
     ({}, "topic"),
     ({"topic": ""}, "at least 1 character"),
-    ({"topic": "   "}, "at least 1 character"),
+    ({"topic": "   "}, "must not be blank"),
     ({"topic": "x" * 501}, "at most 500 characters"),
     ({"topic": 42}, "valid string"),
     ({"topic": "ok", "colour": "red"}, "Extra inputs"),
@@ -132,7 +132,7 @@ def test_research_parallel_answers_202_with_agents_dispatched_and_the_deadline(e
 
 
 @pytest.mark.parametrize("payload, fragment", [
-    ({}, "query"), ({"query": " "}, "at least 1 character"), ({"query": "q", "deadline_seconds": 0}, "greater than 0"),
+    ({}, "query"), ({"query": " "}, "must not be blank"), ({"query": "q", "deadline_seconds": 0}, "greater than 0"),
     ({"query": "q", "deadline_seconds": 601}, "less than or equal to 600"),
     ({"query": "q", "faults": {"writer-agent": {"fail": True}}}, "unknown agents"),
 ])

@@ -76,7 +76,7 @@ def test_a_fifth_researcher_in_the_team_is_dispatched_and_reported():
 
 def test_an_open_circuit_breaker_is_reported_as_a_skipped_agent():
     request = ParallelInput.model_validate(REQUEST)
-    result = aggregate(request, {}, {"web-researcher": "ERR_DIRECT_INVOKE: circuit breaker is open"}, [])
+    result = aggregate(request, {}, {"web-researcher": "skipped: Baton circuit breaker is open for web-researcher"}, [])
     assert result.failed_agents[0].skipped is True and result.failed_agents[0].agent == "web"
 
 

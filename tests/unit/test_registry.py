@@ -13,7 +13,11 @@ import yaml
 
 from services.agent.roles import ROLES
 from services.common import registry as registry_module
-from services.common.registry import APPS, REGISTRY, App, Part, Registry, agent
+from services.common.registry import APPS, ORCHESTRATOR_REPLICA, REGISTRY, App, Part, Registry, agent
+from services.common.settings import Settings
+from services.common.stores import build_stores
+from tests.unit.fakes import MemoryDocuments
+from workflows.runtime import THREADS_FOR_TURNS, build_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("render_config", ROOT / "infra/local/render_config.py")
@@ -109,3 +113,21 @@ def test_every_app_subscribes_to_exactly_the_topics_the_registry_names(app_id, m
 
 def test_apps_without_topics_subscribe_to_nothing():
     assert {a.app_id for a in APPS if a.topics} == {"orchestrator", "analyser", "notifier", "archiver"}
+
+
+def test_the_second_orchestrator_replica_shares_the_app_id_but_no_port():
+    first = REGISTRY.app("orchestrator")
+    assert ORCHESTRATOR_REPLICA.app_id == first.app_id and ORCHESTRATOR_REPLICA.module == first.module
+    taken = {p for a in APPS for p in (a.port, *vars(a.sidecar_ports).values())}
+    replica = {ORCHESTRATOR_REPLICA.port, *vars(ORCHESTRATOR_REPLICA.sidecar_ports).values()}
+    assert not replica & taken and max(replica) < 32768
+
+
+def test_waiting_activities_leave_threads_for_workflow_turns():
+    """The SDK's default pool (cpu_count + 4 threads, shared with workflow turns) let six slow
+    agent calls stall every workflow on 2 cores, new ones included."""
+    settings = Settings(workflow_activity_concurrency=10)
+    runtime = build_runtime(settings, build_stores(settings, MemoryDocuments()))
+    options = runtime._WorkflowRuntime__worker.concurrency_options  # the SDK exposes no getter
+    assert options.maximum_concurrent_activity_work_items == 10
+    assert options.maximum_thread_pool_workers == 10 + THREADS_FOR_TURNS

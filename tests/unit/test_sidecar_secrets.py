@@ -1,7 +1,11 @@
 """Secrets through the sidecar's HTTP API, with its API token; a missing secret is None."""
 
+from collections import namedtuple
+
 import httpx
 import pytest
+from dapr.clients.grpc.interceptors import DaprClientTimeoutInterceptor
+from dapr.conf import settings as dapr_settings
 
 from services.common import sidecar
 from services.common.sidecar import SecretUnavailableError, read_secret
@@ -67,3 +71,14 @@ def test_an_unreachable_sidecar_is_an_error(sidecar_answers):
     sidecar_answers(refuse)
     with pytest.raises(SecretUnavailableError, match="unreachable"):
         read_secret("secretstore", "api-keys")
+
+
+def test_every_sdk_call_to_the_sidecar_gets_the_configured_deadline(monkeypatch):
+    """Without one the SDK waits for ever: a stalled sidecar hung every API thread (soak)."""
+    monkeypatch.setattr(dapr_settings, "DAPR_API_TIMEOUT_SECONDS", None)
+    sidecar.limit_sdk_calls(7)
+    details = namedtuple("Details", "method timeout metadata credentials wait_for_ready compression")
+    seen = []
+    DaprClientTimeoutInterceptor().intercept_unary_unary(
+        lambda call, request: seen.append(call.timeout), details("/m", None, None, None, None, None), object())
+    assert seen == [7]

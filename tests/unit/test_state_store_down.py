@@ -97,6 +97,20 @@ def test_health_reports_the_state_store_down_but_stays_200_for_daprs_app_probe(h
     assert resp.status_code == 200 and resp.json()["status"] == "healthy" and resp.json()["state_store"] == "available"
 
 
+def test_a_workflow_start_that_failed_shows_in_health_until_one_succeeds(health, orchestrator):
+    """The soak found a sidecar whose engine took no workflow while everything looked healthy."""
+    orchestrator.workflows.fail = True
+    write = with_key("write")
+    assert orchestrator.client.post("/create-content", json={"topic": "t"}, headers=write).status_code == 503
+    body = health(True).json()
+    assert body["status"] == "degraded" and "sidecar unavailable" in body["workflow_engine"]
+    orchestrator.workflows.fail = False
+    assert orchestrator.client.post("/create-content", json={"topic": "t"}, headers=write).status_code == 202
+    assert health(True).json() | {"checks": None} == {
+        "status": "healthy", "service": "orchestrator", "checks": None, "state_store": "available",
+        "workflow_engine": "accepting", "api_keys": "loaded"}
+
+
 def test_health_is_503_when_the_sidecar_is_down(health, monkeypatch):
     monkeypatch.setattr(sidecar, "sidecar_healthy", lambda: False)
     resp = health(True)

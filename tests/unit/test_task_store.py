@@ -4,19 +4,42 @@ from services.common.tasks import TaskStore
 from tests.unit.fakes import MemoryDocuments
 
 
-def step(name: str, agent: str = "a", tokens: int = 10) -> StepRecord:
+def step(name: str, agent: str = "a", tokens: int = 10, call: str | None = None) -> StepRecord:
     return StepRecord(name=name, completed_at="2026-01-01T00:00:00+00:00", result={"output": name},
-                      agent=agent, usage=Usage(prompt_tokens=tokens, completion_tokens=tokens))
+                      agent=agent, usage=Usage(prompt_tokens=tokens, completion_tokens=tokens), call_id=call)
 
 
-def test_record_step_replaces_an_earlier_record_of_the_same_step_but_counts_both_costs():
+def test_a_step_recorded_again_replaces_the_earlier_record_and_a_second_call_counts_as_a_cost():
     tasks = TaskStore(MemoryDocuments())
     tasks.create("t", "sequential", {})
-    tasks.add_step("t", step("research"))
-    tasks.add_step("t", step("write"))
-    doc = tasks.add_step("t", step("research", tokens=5))  # a retried activity
+    tasks.add_step("t", step("research", call="c1"))
+    tasks.add_step("t", step("write", call="c2"))
+    doc = tasks.add_step("t", step("research", tokens=5, call="c3"))  # a retried activity called the agent again
     assert [s.name for s in doc.steps] == ["write", "research"]
     assert doc.usage["a"].prompt_tokens == 25  # both model calls really happened
+
+
+def test_the_same_call_recorded_twice_is_counted_once():
+    """A bookkeeping write retried after it had landed (the soak found this double count)."""
+    tasks = TaskStore(MemoryDocuments())
+    tasks.create("t", "parallel", {})
+    tasks.add_step("t", step("web-researcher", agent="web", call="c1"))
+    doc = tasks.add_step("t", step("web-researcher", agent="web", call="c1"))
+    assert doc.usage["web"].prompt_tokens == 10 and len(doc.steps) == 1
+    tree = tasks.merge_tree_node("t", ["managers", "research", "workers", "web-scraper"], {"status": "completed"},
+                                 usage=("web-scraper", Usage(prompt_tokens=3)), call_id="c9")
+    tree = tasks.merge_tree_node("t", ["managers", "research", "workers", "web-scraper"], {"status": "completed"},
+                                 usage=("web-scraper", Usage(prompt_tokens=3)), call_id="c9")
+    assert tree.usage["web-scraper"].prompt_tokens == 3
+
+
+def test_usage_counted_before_parts_were_kept_is_carried_over():
+    docs = MemoryDocuments()
+    tasks = TaskStore(docs)
+    tasks.create("t", "sequential", {})
+    docs.docs["baton:task:t"]["usage"] = {"a": Usage(prompt_tokens=7).model_dump()}  # an older document
+    doc = tasks.add_step("t", step("write", call="c2"))
+    assert doc.usage["a"].prompt_tokens == 17
 
 
 def test_a_finished_task_is_not_reopened_by_a_late_update():

@@ -1,0 +1,37 @@
+"""The running orchestrator answers as its OpenAPI says (issue 11): the schemathesis run of
+tests/unit/test_api_fuzz.py (tests/api_fuzz.py) against a real system on
+http://127.0.0.1:8080, with its sidecars, Redis, API keys, middleware and workflow engine as
+deployed. Valid requests really start workflows and publish events, so the system is its
+own (instant agents, fault injection on; on the main ports: own_system)."""
+
+import pytest
+import schemathesis
+
+from tests.api_fuzz import run, settings
+from tests.integration.conftest import ORCHESTRATOR, SECRETS, own_baton
+
+pytestmark = pytest.mark.own_system
+
+MAX_EXAMPLES = 10  # fuzzed cases per operation, besides the coverage phase's
+
+
+@pytest.fixture(scope="module")
+def fuzzed_baton(tmp_path_factory):
+    SECRETS.set("webhook-url", None)  # no test webhook listens in this session
+    env = {"BATON_MODEL_PROVIDER": "instant", "BATON_ALLOW_FAULT_INJECTION": "true"}
+    with own_baton("fuzz", tmp_path_factory.mktemp("fuzz"), env=env) as run_:
+        yield run_
+
+
+def test_the_running_api_answers_as_its_openapi_says(fuzzed_baton, capsys):
+    # The admin key, at most 8 requests a second (it may make 600 a minute), never without a
+    # key (a 401 counts against this address's failed authentications).
+    config = settings(SECRETS.api_key("admin"), MAX_EXAMPLES, shared_system=True,
+                      **{"rate-limit": "8/s", "request-timeout": 30})
+    schema = schemathesis.openapi.from_url(f"{ORCHESTRATOR}/openapi.json", config=config)
+    outcome = run(schema)
+    with capsys.disabled():
+        print(f"\n{outcome.summary()}")
+    assert not outcome.failures, outcome.report()
+    assert outcome.statuses[401] == 0, "a request went without the API key"
+    assert len(outcome.operations) == 15 and outcome.statuses[202] > 0 and outcome.statuses[422] > 0
