@@ -173,23 +173,29 @@ def sidecar_store() -> Any:
     return JsonDocuments(get_settings().state_store)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def measure(doc: str | None, run: Callable[[Any, list[int], int], list[dict]], sizes: str,
+            what: str) -> tuple[str, list[dict], int]:
+    """A bench's command line (--memory, --sizes, --repeat) and its run on the store it names:
+    where it ran, the rows and the repeat."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--memory", action="store_true", help="an in-memory store instead of the sidecar's")
-    parser.add_argument("--sizes", default="10,1000,10000")
-    parser.add_argument("--repeat", type=int, default=5, help="adds measured per size (median)")
+    parser.add_argument("--sizes", default=sizes)
+    parser.add_argument("--repeat", type=int, default=5, help=f"{what} measured per size (median)")
     args = parser.parse_args()
-    sizes = sorted(int(s) for s in args.sizes.split(","))
+    chosen = sorted(int(s) for s in args.sizes.split(","))
     if args.memory:
         from tests.unit.counting import CountingDocuments
 
-        where, rows = "an in-memory store (JSON text, no network)", run(CountingDocuments(), sizes, args.repeat)
-    else:
-        from .system import baton_system
+        return "an in-memory store (JSON text, no network)", run(CountingDocuments(), chosen, args.repeat), args.repeat
+    from .system import baton_system
 
-        with baton_system("instant"):
-            where, rows = "Redis through the orchestrator's sidecar", run(sidecar_store(), sizes, args.repeat)
-    print(f"\nTime to store the n-th entry, {where}; median of {args.repeat} adds from the n-th.\n")
+    with baton_system("instant"):
+        return "Redis through the orchestrator's sidecar", run(sidecar_store(), chosen, args.repeat), args.repeat
+
+
+def main() -> None:
+    where, rows, repeat = measure(__doc__, run, "10,1000,10000", "adds")
+    print(f"\nTime to store the n-th entry, {where}; median of {repeat} adds from the n-th.\n")
     print("| store | n | before: one document (ms) | after: paged (ms) | before / after "
           "| round trips before / after | largest write before / after (bytes) |")
     print("|---|---|---|---|---|---|---|")

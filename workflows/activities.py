@@ -13,7 +13,15 @@ from dapr.ext.workflow._durabletask.task import NonRetryableError
 
 from services.common import sidecar
 from services.common.breakers import BreakerOpenError, refused_by_dapr_breaker
-from services.common.contracts import AgentReply, AgentRequest, StepRecord, Vote, VoteRequest, utc_now
+from services.common.contracts import (
+    TERMINAL_STATUSES,
+    AgentReply,
+    AgentRequest,
+    StepRecord,
+    Vote,
+    VoteRequest,
+    utc_now,
+)
 from services.common.logs import task_id_var
 
 from . import runtime_deps as deps
@@ -34,6 +42,9 @@ def _invoke(task_id: str, app_id: str, method: str, body: dict[str, Any]) -> dic
     NonRetryableError: the workflow does not retry a call a breaker refused, and the
     message carries the breaker's cause, the last real error."""
     task_id_var.set(task_id)
+    status = deps.stores().tasks.status(task_id)
+    if status in TERMINAL_STATUSES:  # cancelled: a call still scheduled must not reach the agent
+        raise NonRetryableError(f"{SKIPPED} task {task_id} is {status}: no further agent calls")
     breakers = deps.stores().breakers
     try:
         seen = breakers.before_call(app_id)

@@ -38,6 +38,10 @@ class ClaimStore:
     def __init__(self, docs: JsonDocuments, ttl_seconds: int):
         self._docs, self.ttl_seconds = docs, ttl_seconds
 
+    def in_progress(self, subscriber: str, event_id: str) -> bool:
+        """Whether a delivery of the event to the subscriber is being processed right now."""
+        return self._docs.get(claim_key(subscriber, event_id)) is not None
+
     @contextmanager
     def held(self, subscriber: str, event_id: str) -> Iterator[bool]:
         """True inside if this delivery took the claim: it is then renewed while the block

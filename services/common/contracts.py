@@ -9,8 +9,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from .faults import Fault
 from .inputs import UNPADDED, Identifier, Unicode, encodable_text, no_surrounding_blanks
 
-TaskStatus = Literal["pending", "in_progress", "completed", "failed"]
-TERMINAL_STATUSES = ("completed", "failed")
+TaskStatus = Literal["pending", "in_progress", "completed", "failed", "cancelled"]
+TERMINAL_STATUSES = ("completed", "failed", "cancelled")
 # A verdict the voters may choose: matched as sent, so it may not start or end with a blank.
 Label = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=UNPADDED),
                   BeforeValidator(no_surrounding_blanks), AfterValidator(encodable_text)]

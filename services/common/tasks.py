@@ -1,9 +1,12 @@
-"""Task documents: what GET /task/{task_id} shows, kept in the Dapr state store."""
+"""Task documents: what GET /task/{task_id} shows, kept in the Dapr state store, and listed
+newest first through the task list (services/common/tasklist.py)."""
 
 from typing import Any
 
 from .contracts import TERMINAL_STATUSES, StepRecord, TaskDocument, TaskStatus, Usage, utc_now
+from .paging import Position, take
 from .state import JsonDocuments
+from .tasklist import SCAN_BUDGET, ListedTask, TaskIndex
 
 
 def task_key(task_id: str) -> str:
@@ -25,25 +28,73 @@ def _count_usage(doc: dict[str, Any], part: str, agent: str, used: Usage) -> Non
     doc["usage"] = {name: total.model_dump() for name, total in totals.items()}
 
 
+class TaskAlreadyEndedError(Exception):
+    def __init__(self, status: str):
+        super().__init__(f"the task is already {status}")
+        self.status = status
+
+
 class TaskStore:
     def __init__(self, docs: JsonDocuments):
         self._docs = docs
+        self._index = TaskIndex(docs)
 
-    def create(self, task_id: str, workflow: str, task_input: dict[str, Any]) -> TaskDocument:
+    def create(self, task_id: str, workflow: str, task_input: dict[str, Any], summary: str = "") -> TaskDocument:
+        """Create the task and list it. The list slots come first, the document names them:
+        a crash in between leaves slots without a document, which are never listed; never a
+        task that exists but is missing from the list, nor one listed twice."""
         doc = TaskDocument(task_id=task_id, workflow=workflow, input=task_input)
-        if not self._docs.create(task_key(task_id), doc.model_dump(mode="json")):
+        listed = self._index.add(task_id, workflow, doc.created_at, summary)
+        if not self._docs.create(task_key(task_id), {**doc.model_dump(mode="json"), "listed": listed}):
+            self._index.remove(workflow, listed)
             raise ValueError(f"task {task_id} already exists")
         return doc
+
+    def page(self, pattern: str | None = None, status: TaskStatus | None = None, after: Position | None = None,
+             limit: int = 20) -> tuple[list[ListedTask], Position | None]:
+        """Newest first, of one pattern or all; with the position to pass as `after` for the
+        next page, or None at the end. Status is the document's at this read, so the filter
+        reads the documents: one call reads at most SCAN_BUDGET and may return fewer than
+        `limit`, with a position to go on from."""
+        index, slots = self._index.newest_first(pattern, after)
+
+        def load(at: Position, entry: dict[str, Any]) -> ListedTask | None:
+            doc = self._docs.get(task_key(entry["id"]))
+            if doc is None or doc.get("listed", {}).get(index) != str(at):  # not created (yet), or listed elsewhere
+                return None
+            return ListedTask.of(entry, doc) if status is None or doc["status"] == status else None
+
+        return take(slots, limit, load, SCAN_BUDGET)
 
     def get(self, task_id: str) -> TaskDocument | None:
         raw = self._docs.get(task_key(task_id))
         return TaskDocument.model_validate(raw) if raw else None
 
+    def status(self, task_id: str) -> TaskStatus | None:
+        task = self.get(task_id)
+        return task.status if task else None
+
+    def cancel(self, task_id: str) -> TaskStatus:
+        """Mark the task cancelled; returns the status it had. Raises KeyError for an unknown
+        task and TaskAlreadyEndedError for one that completed or failed (cancelling a cancelled
+        task again is allowed: it changes nothing)."""
+        previous: list[TaskStatus] = []
+
+        def change(doc: dict[str, Any]) -> None:
+            previous[:] = [doc["status"]]
+            if doc["status"] in TERMINAL_STATUSES and doc["status"] != "cancelled":
+                raise TaskAlreadyEndedError(doc["status"])
+            doc["status"], doc["updated_at"] = "cancelled", utc_now()
+
+        self._docs.update(task_key(task_id), change)
+        return previous[0]
+
     def save_status(self, task_id: str, status: TaskStatus, *, result: dict[str, Any] | None = None,
                    error: str | None = None) -> TaskDocument:
         def change(doc: dict[str, Any]) -> None:
-            # A finished task stays finished: a replayed or late update must not reopen it.
-            if doc["status"] in TERMINAL_STATUSES and status not in TERMINAL_STATUSES:
+            # A finished task stays finished: a replayed or late update must not reopen it, and
+            # a cancelled one is not completed by the workflow it outran.
+            if doc["status"] in TERMINAL_STATUSES and (status not in TERMINAL_STATUSES or doc["status"] == "cancelled"):
                 return
             doc["status"] = status
             if result is not None:
@@ -59,6 +110,8 @@ class TaskStore:
         activity records once), and add its token usage to the agent's total."""
 
         def change(doc: dict[str, Any]) -> None:
+            if doc["status"] in TERMINAL_STATUSES:  # a late result of a cancelled task is dropped
+                return
             doc["steps"] = [s for s in doc["steps"] if s["name"] != step.name]
             doc["steps"].append(step.model_dump(mode="json"))
             if step.agent and step.usage:
@@ -74,6 +127,8 @@ class TaskStore:
         ["managers", "research", "workers", "web-scraper"]; optionally add an agent's usage."""
 
         def change(doc: dict[str, Any]) -> None:
+            if doc["status"] in TERMINAL_STATUSES:  # a late result of a cancelled task is dropped
+                return
             node = doc.get("tree") or {}
             doc["tree"] = node
             for name in path:

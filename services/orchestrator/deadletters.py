@@ -64,13 +64,15 @@ def receive(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
 
 def note_silent_failures(event: CloudEvent, topic: str, stores: Stores) -> None:
     """A subscriber that failed while the state store was unreachable could not note its
-    failure: each subscriber of the topic that has neither processed the event nor noted a
-    failure is named as failing, so the letter names who still has to process it (a
-    subscriber that processes it later marks itself recovered, as after a replay)."""
+    failure: each subscriber of the topic that has neither processed the event, nor noted a
+    failure, nor is processing it now (its claim) is named as failing, so the letter names who
+    still has to process it (one that processes it later marks itself recovered, as after a
+    replay)."""
     correlation, noted = correlation_of(event), stores.dead_letters.noted_subscribers(event.id)
     for app in REGISTRY.apps:
         if topic in app.topics and app.app_id not in noted \
-                and not stores.events.seen(correlation, app.app_id, event.id):
+                and not stores.events.seen(correlation, app.app_id, event.id) \
+                and not stores.claims.in_progress(app.app_id, event.id):
             stores.dead_letters.note_failure(
                 event.id, app.app_id, topic, "dead-lettered without a failure note from this subscriber (it could "
                 "not record one, e.g. while the state store was unreachable): see its log for the event id",

@@ -61,7 +61,7 @@ def start_task(tasks: Tasks, workflows: Workflows, engine: EngineWatch, body: Pa
     require_fault_injection(body.faults, get_settings())
     task_id = str(uuid.uuid4())
     task_id_var.set(task_id)
-    tasks.create(task_id, body.pattern, body.model_dump(mode="json", exclude_none=True))
+    tasks.create(task_id, body.pattern, body.model_dump(mode="json", exclude_none=True), body.summary())
     try:
         workflows.schedule_new_workflow(body.pattern, input=body.to_input(), instance_id=task_id)
     except Exception as err:

@@ -13,6 +13,7 @@ from services.common.contracts import ConsensusTask, Label
 from services.common.faults import Fault
 from services.common.inputs import Text, not_text
 from services.common.registry import REGISTRY, Member, Pattern
+from services.common.tasklist import shorten
 from workflows.consensus import DEFAULT_LABELS
 from workflows.contracts import ConsensusInput, HierarchicalInput, ParallelInput, PatternInput, SequentialInput
 
@@ -57,6 +58,10 @@ class PatternRequest(BaseModel):
     def to_input(self) -> PatternInput:
         raise NotImplementedError
 
+    def summary(self) -> str:
+        """What the task list (GET /tasks) shows of the request: its subject, shortened."""
+        raise NotImplementedError
+
 
 class ContentRequest(PatternRequest):
     pattern: ClassVar[Pattern] = "sequential"
@@ -64,6 +69,9 @@ class ContentRequest(PatternRequest):
 
     def to_input(self) -> SequentialInput:
         return SequentialInput(**self.input_fields())
+
+    def summary(self) -> str:
+        return shorten(self.topic)
 
 
 class ResearchRequest(PatternRequest):
@@ -73,6 +81,9 @@ class ResearchRequest(PatternRequest):
 
     def to_input(self) -> ParallelInput:
         return ParallelInput(**self.input_fields())
+
+    def summary(self) -> str:
+        return shorten(self.query)
 
 
 class ConsensusRequest(PatternRequest):
@@ -119,6 +130,9 @@ class ConsensusRequest(PatternRequest):
         fields.pop("voters", None)
         return ConsensusInput(**fields)
 
+    def summary(self) -> str:
+        return shorten(f"{self.task}: {self.content}")
+
 
 class DelegateRequest(PatternRequest):
     pattern: ClassVar[Pattern] = "hierarchical"
@@ -126,3 +140,6 @@ class DelegateRequest(PatternRequest):
 
     def to_input(self) -> HierarchicalInput:
         return HierarchicalInput(**self.input_fields())
+
+    def summary(self) -> str:
+        return shorten(self.goal)

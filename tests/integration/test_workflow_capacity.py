@@ -7,13 +7,16 @@ import time
 
 from infra.local.processes import wait_until
 from tests.integration.conftest import api
-from tests.integration.test_parallel_consensus import RESEARCHERS, finished, start
+from tests.integration.test_parallel_consensus import RESEARCHERS, start
 
 SLOW_SECONDS = 20
 
 
 def test_a_new_task_runs_while_sixteen_agent_calls_wait(baton):
-    slow = {"deadline_seconds": 120, "faults": {a: {"delay_seconds": SLOW_SECONDS} for a in RESEARCHERS}}
+    # The slow calls end failing, without model work, and their tasks are cancelled before a
+    # retry: four failures per agent stay under its breakers' five.
+    slow = {"deadline_seconds": 120,
+            "faults": {a: {"delay_seconds": SLOW_SECONDS, "fail": True} for a in RESEARCHERS}}
     waiting = [start("/research-parallel", {"query": f"Slow {n}", **slow})[0] for n in range(4)]
     time.sleep(2)  # their 16 agent calls are under way
 
@@ -27,4 +30,4 @@ def test_a_new_task_runs_while_sixteen_agent_calls_wait(baton):
           f"while 16 agent calls waited {SLOW_SECONDS}s")
     assert all(api.get(f"/task/{t}").json()["status"] == "in_progress" for t in waiting)  # still waiting
     for t in waiting:
-        assert finished(t, timeout=240)["status"] == "completed"
+        assert api.post(f"/task/{t}/cancel").status_code == 200

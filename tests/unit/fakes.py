@@ -68,6 +68,7 @@ class FakeWorkflows:
     def __init__(self, fail: bool = False):
         self.scheduled: list[tuple[str, dict, str]] = []
         self.states: dict[str, object] = {}
+        self.terminated: list[tuple[str, bool]] = []
         self.fail = fail
 
     def schedule_new_workflow(self, workflow, *, input, instance_id):
@@ -79,6 +80,11 @@ class FakeWorkflows:
 
     def get_workflow_state(self, instance_id, fetch_payloads=True):
         return self.states.get(instance_id)
+
+    def terminate_workflow(self, instance_id, *, output=None, recursive=True):
+        if self.fail:
+            raise RuntimeError("sidecar unavailable")
+        self.terminated.append((instance_id, recursive))
 
 
 class FakeSecretStore:
