@@ -16,6 +16,7 @@ import yaml
 
 from infra.local.keys import LocalSecrets
 from infra.local.processes import LOGS, ROOT, DaprRun, open_resources, platform
+from services.common.registry import REGISTRY
 
 ORCHESTRATOR = "http://127.0.0.1:8080"
 ORCHESTRATOR_SIDECAR = "http://127.0.0.1:3500"
@@ -134,6 +135,7 @@ def baton(local_platform, webhook):
     SECRETS.set("webhook-url", webhook[0])  # read by the notifier's sidecar, from the secret store
     SECRETS.add_api_key(LIMITED_KEY_NAME, "read", rate_limit="3/minute")
     with DaprRun(ROOT / "dapr.yaml", "baton", env={"BATON_ALLOW_FAULT_INJECTION": "true"}).running(150) as run:
+        forget_breakers()
         yield run
 
 
@@ -164,7 +166,16 @@ def own_baton(name: str, folder: Path, components: dict[str, dict | None] | None
     try:
         platform("up")
         with DaprRun(run_file, name, env=env).running(timeout=timeout) as run:
+            forget_breakers()
             yield run
     finally:
         if not was_up:
             platform("down")
+
+
+def forget_breakers() -> None:
+    """Close every agent's Baton breaker: they live in Redis, which keeps them from one test
+    system to the next (the API fuzz, with fault injection on, opens some on purpose)."""
+    for app in REGISTRY.agents:
+        resp = dapr_api.delete(f"/v1.0/state/statestore/baton:breaker:{app.app_id}")
+        assert resp.status_code in (200, 204), resp.text
