@@ -3,17 +3,11 @@ guards agents where Dapr's resiliency resource is not applied (Azure Container A
 
 
 from infra.local.processes import wait_until
-from tests.integration.breaker_scenario import breaker_holds_across_an_outage, resiliency_loaded
-from tests.integration.conftest import api, dapr_api
+from tests.integration.breaker_scenario import agent_entry, breaker_holds_across_an_outage, resiliency_loaded
+from tests.integration.conftest import dapr_api
 from tests.integration.test_parallel_consensus import finished, start
 
 AGENT = "academic-researcher"
-
-
-def breaker_of(app_id: str) -> dict:
-    agents = api.get("/agents", timeout=30).json()["agents"]
-    (agent,) = [a for a in agents if a["app_id"] == app_id]
-    return agent
 
 
 def test_five_failed_calls_open_the_breaker_and_the_next_task_skips_the_agent_at_once(baton):
@@ -24,9 +18,9 @@ def test_five_failed_calls_open_the_breaker_and_the_next_task_skips_the_agent_at
         second, _ = start("/research-parallel", failing)
         # The next task starts as soon as the breaker is open, well inside its 60 s (the first
         # two may take longer than that on the small model).
-        wait_until(lambda: breaker_of(AGENT)["breaker"]["state"] == "open", timeout=120, interval=0.5,
+        wait_until(lambda: agent_entry(AGENT)["breaker"]["state"] == "open", timeout=120, interval=0.5,
                    what=f"the breaker for {AGENT} to open")
-        agent = breaker_of(AGENT)
+        agent = agent_entry(AGENT)
         assert agent["breaker"]["consecutive_failures"] >= 5
         # The agent's own 503, also when the caller sidecar's breaker (Dapr resiliency) refused
         # a later call: a refusal is counted but does not hide the cause.
@@ -43,7 +37,7 @@ def test_five_failed_calls_open_the_breaker_and_the_next_task_skips_the_agent_at
         (skipped,) = result["failed_agents"]
         assert skipped["app_id"] == AGENT and skipped["skipped"] is True
         assert "Baton circuit breaker is open" in skipped["error"] and "503" in skipped["error"]
-        assert breaker_of("web-researcher")["breaker"]["state"] == "closed"
+        assert agent_entry("web-researcher")["breaker"]["state"] == "closed"
         for failed_first in (first, second):
             assert finished(failed_first, timeout=240)["status"] == "completed"  # three sources make a result
     finally:
