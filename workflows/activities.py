@@ -17,6 +17,7 @@ from services.common.contracts import (
     TERMINAL_STATUSES,
     AgentReply,
     AgentRequest,
+    Decision,
     StepRecord,
     Vote,
     VoteRequest,
@@ -25,7 +26,17 @@ from services.common.contracts import (
 from services.common.logs import task_id_var
 
 from . import runtime_deps as deps
-from .contracts import AgentCall, Article, PublishedArticle, StatusNote, StepNote, TreeNodeNote, VoteCall
+from .contracts import (
+    AgentCall,
+    ApprovalNote,
+    Article,
+    DecisionNote,
+    PublishedArticle,
+    StatusNote,
+    StepNote,
+    TreeNodeNote,
+    VoteCall,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,3 +136,17 @@ def publish_article(ctx: WorkflowActivityContext, article: Article) -> Published
     ))
     log.info("published %s (%d words)", published.artifact, published.word_count)
     return published
+
+
+def request_approval(ctx: WorkflowActivityContext, note: ApprovalNote) -> None:
+    task_id_var.set(note.task_id)
+    deps.stores().approvals.request(note.task_id, note.gate, note.subject, note.requested_at, note.deadline)
+    log.info("awaiting approval before %s (until %s)", note.gate.before, note.deadline)
+
+
+def apply_decision(ctx: WorkflowActivityContext, note: DecisionNote) -> Decision:
+    """The decision that stands (a person's stored first wins over a timeout's)."""
+    task_id_var.set(note.task_id)
+    standing = deps.stores().approvals.apply(note.task_id, note.decision)
+    log.info("approval: %s by %s%s", standing.verdict, standing.by, " (timeout)" if standing.timed_out else "")
+    return standing

@@ -3,11 +3,14 @@ voters at once; their structured verdicts are tallied by majority or k-of-N quor
 deadline (rules in workflows/tally.py). If no voter answers at all (every one failed or
 missed the deadline) the task fails, with the tally that says so."""
 
+from typing import Literal
+
 from dapr.ext.workflow import DaprWorkflowContext
 
 from services.common.contracts import Vote
 
 from .activities import cast_vote
+from .approval import approval_gate
 from .contracts import ConsensusInput, ConsensusResult, VoteCall
 from .fanout import gather_until
 from .lifecycle import Steps, TaskFailureError, note_arrival, run_task
@@ -15,6 +18,7 @@ from .policies import AGENT_CALL_RETRY
 from .tally import tally
 
 DEFAULT_DEADLINE_SECONDS = 60.0
+Gate = Literal["result"]  # an approval gate may hold the tally before it is final
 DEFAULT_LABELS = {
     "moderation": ["safe", "unsafe"],
     "classification": ["positive", "negative", "neutral"],
@@ -45,4 +49,5 @@ def vote(ctx: DaprWorkflowContext, request: ConsensusInput) -> Steps:
                              **counted.model_dump())
     if not votes:
         raise TaskFailureError("no voter answered", result)
+    yield from approval_gate(ctx, ctx.instance_id, request.approval, "result", result.model_dump(mode="json"))
     return result

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.common.contracts import ConsensusTask, TaskStatus, Usage, Vote
+from services.common.contracts import ApprovalGate, ConsensusTask, Decision, TaskStatus, Usage, Vote
 from services.common.faults import Fault
 from services.common.registry import Member
 
@@ -22,6 +22,7 @@ class Contract(BaseModel):
 class PatternInput(Contract):
     team: list[Member] = Field(min_length=1)
     faults: dict[str, Fault] = {}  # by agent app id (fault injection; empty normally)
+    approval: ApprovalGate | None = None  # where the task waits for a person's decision
 
     def app_for(self, part: str) -> str:
         return next(m.app_id for m in self.team if m.part == part)
@@ -210,3 +211,21 @@ class PublishedArticle(Contract):
     topic: str
     artifact: str
     word_count: int
+
+
+class ApprovalNote(Contract):
+    """request_approval: the task waits at its gate for a decision on `subject`."""
+
+    task_id: str
+    gate: ApprovalGate
+    subject: dict[str, Any]
+    requested_at: str
+    deadline: str
+
+
+class DecisionNote(Contract):
+    """apply_decision: the decision the gate received (or its timeout's); the activity
+    returns the one that stands."""
+
+    task_id: str
+    decision: Decision

@@ -10,7 +10,7 @@ A worker failure is its manager's problem: the call is retried, then the manager
 a partial result flagged as such. The master fails only when a manager produces nothing.
 Every node's status and result is kept in the task document's `tree`."""
 
-from typing import Any
+from typing import Any, Literal
 
 from dapr.ext.workflow import DaprWorkflowContext, TaskFailedError
 from dapr.ext.workflow._durabletask.task import Task
@@ -18,12 +18,14 @@ from dapr.ext.workflow._durabletask.task import Task
 from services.common.contracts import AgentReply
 
 from .activities import call_agent
+from .approval import approval_gate
 from .contracts import AgentCall, ContentOutcome, HierarchicalInput, HierarchicalResult, ManagerInput, ResearchOutcome
 from .fanout import gather_until
-from .lifecycle import Steps, TaskFailureError, failure_message, note_tree_node, run_task
+from .lifecycle import Steps, TaskFailureError, TaskRejectedError, failure_message, note_tree_node, run_task
 from .policies import AGENT_CALL_RETRY
 
 WORKER_DEADLINE_SECONDS = 300.0
+Gate = Literal["content"]  # an approval gate may stop the task before the content manager
 
 
 def _work(ctx: DaprWorkflowContext, request: ManagerInput, app_id: str, prompt: str) -> Task[AgentReply]:
@@ -94,6 +96,11 @@ def delegate(ctx: DaprWorkflowContext, request: HierarchicalInput) -> Steps:
         research = ResearchOutcome.model_validate((yield ctx.call_child_workflow(
             research_manager, instance_id=f"{task_id}-research",
             input=ManagerInput(task_id=task_id, goal=request.goal, workers=research_team, faults=request.faults))))
+        try:
+            yield from approval_gate(ctx, task_id, request.approval, "content", research.model_dump(mode="json"))
+        except TaskRejectedError:
+            yield note_tree_node(ctx, task_id, ["master"], status="rejected")
+            raise
         content = ContentOutcome.model_validate((yield ctx.call_child_workflow(
             content_manager, instance_id=f"{task_id}-content",
             input=ManagerInput(task_id=task_id, goal=request.goal, workers=content_team, faults=request.faults,

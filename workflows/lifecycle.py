@@ -4,7 +4,8 @@ writes it through the TaskStore.
 
 `run_task` is every pattern's lifecycle: the task goes in_progress, then completed with
 the pattern's result, or failed with the error; a failed task always re-raises, so the
-workflow instance ends FAILED too and `dapr workflow list` agrees with GET /task."""
+workflow instance ends FAILED too and `dapr workflow list` agrees with GET /task. A task
+rejected at its approval gate ends `rejected` and its workflow COMPLETED."""
 
 from collections.abc import Generator
 from typing import Any
@@ -33,6 +34,11 @@ class TaskFailureError(Exception):
         self.result = result
 
 
+class TaskRejectedError(Exception):
+    """The task's approval gate decided to reject: the task ends `rejected` (not failed: the
+    workflow completes, having done what it was told)."""
+
+
 def failure_message(error: BaseException) -> str:
     """The message of a failed activity or child workflow (not the engine's wrapper text)."""
     details = getattr(error, "details", None)
@@ -51,6 +57,9 @@ def run_task(ctx: DaprWorkflowContext, work: Steps) -> Steps:
     yield _note_status(ctx, "in_progress")
     try:
         result = yield from work
+    except TaskRejectedError as rejected:
+        yield _note_status(ctx, "rejected", error=str(rejected))
+        return None
     except TaskFailureError as failure:
         yield _note_status(ctx, "failed", failure.result, str(failure))
         raise

@@ -3,17 +3,19 @@ combined when all have answered or when the deadline passes, whichever comes fir
 A failed or late agent leaves a partial result that says so; only if no agent answered
 at all does the task fail."""
 
-from typing import Any
+from typing import Any, Literal
 
 from dapr.ext.workflow import DaprWorkflowContext
 
 from .activities import SKIPPED, call_agent
+from .approval import approval_gate
 from .contracts import AgentCall, FailedAgent, ParallelInput, ParallelResult, Source
 from .fanout import gather_until
 from .lifecycle import Steps, TaskFailureError, note_arrival, run_task
 from .policies import AGENT_CALL_RETRY
 
 DEFAULT_DEADLINE_SECONDS = 30.0
+Gate = Literal["result"]  # an approval gate may hold the combined result before it is final
 
 
 def summarize(sources: list[Source]) -> str:
@@ -65,4 +67,5 @@ def fan_out(ctx: DaprWorkflowContext, request: ParallelInput) -> Steps:
     result = aggregate(request, results, failures, late)
     if not results:
         raise TaskFailureError("no research agent answered", result)
+    yield from approval_gate(ctx, ctx.instance_id, request.approval, "result", result.model_dump(mode="json"))
     return result

@@ -14,7 +14,16 @@ from services.common.settings import Settings
 from services.common.stores import Stores
 
 from . import runtime_deps
-from .activities import call_agent, cast_vote, publish_article, record_status, record_step, record_tree_node
+from .activities import (
+    apply_decision,
+    call_agent,
+    cast_vote,
+    publish_article,
+    record_status,
+    record_step,
+    record_tree_node,
+    request_approval,
+)
 from .consensus import consensus_workflow
 from .hierarchical import content_manager, hierarchical_workflow, research_manager
 from .parallel import parallel_workflow
@@ -39,6 +48,8 @@ ACTIVITIES: dict[str, Callable[..., Any]] = {
     "record_step": record_step,
     "record_tree_node": record_tree_node,
     "record_status": record_status,
+    "request_approval": request_approval,
+    "apply_decision": apply_decision,
 }
 
 

@@ -211,7 +211,12 @@ class DaprRun:
         self.track()
         for proc in self.adopted:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # busy with agent calls still under way: stop the rest regardless
+                print(f"{self.name}: restarted app {proc.pid} ignored SIGTERM for 30 s; killed")
+                proc.kill()
+                proc.wait()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:

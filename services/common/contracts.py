@@ -9,8 +9,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from .faults import Fault
 from .inputs import UNPADDED, Identifier, Unicode, encodable_text, no_surrounding_blanks
 
-TaskStatus = Literal["pending", "in_progress", "completed", "failed", "cancelled"]
-TERMINAL_STATUSES = ("completed", "failed", "cancelled")
+TaskStatus = Literal["pending", "in_progress", "awaiting_approval", "completed", "failed", "cancelled", "rejected"]
+TERMINAL_STATUSES = ("completed", "failed", "cancelled", "rejected")
 # A verdict the voters may choose: matched as sent, so it may not start or end with a blank.
 Label = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=UNPADDED),
                   BeforeValidator(no_surrounding_blanks), AfterValidator(encodable_text)]
@@ -104,6 +104,41 @@ class StepRecord(BaseModel):
                    result={"agent": reply.agent, "model": reply.model, "output": reply.output})
 
 
+Verdict = Literal["approve", "reject"]
+
+
+class Decision(BaseModel):
+    """A decision on an approval gate: a person's (POST /task/{task_id}/approve or /reject),
+    or the gate's own when nobody decided in time (`timed_out`, by "timeout")."""
+
+    decision_id: str
+    verdict: Verdict
+    by: str  # who decided, as the caller says; the API key's name when unsaid
+    api_key: str | None = None  # the key that sent it (None for a timeout)
+    comment: str = ""
+    decided_at: str = Field(default_factory=utc_now)
+    timed_out: bool = False
+
+
+class ApprovalGate(BaseModel):
+    """Where a task stops for a person's decision, and what happens if none comes."""
+
+    model_config = ConfigDict(extra="forbid")
+    before: str
+    timeout_seconds: int
+    on_timeout: Verdict
+
+
+class ApprovalState(ApprovalGate):
+    """A task's gate as GET /task shows it: requested (with what is to be approved), then decided."""
+
+    model_config = ConfigDict(extra="ignore")
+    requested_at: str | None = None
+    deadline: str | None = None
+    subject: dict[str, Any] | None = None
+    decision: Decision | None = None
+
+
 class TaskDocument(BaseModel):
     """The task as stored in the state store and shown by GET /task/{task_id}."""
 
@@ -117,8 +152,13 @@ class TaskDocument(BaseModel):
     usage: dict[str, Usage] = {}
     # Hierarchical tasks: master -> managers -> workers, each node with its status and result.
     tree: dict[str, Any] | None = None
+    # A person's decision the task waits for, or waited for (see services/common/approvals.py).
+    approval: ApprovalState | None = None
     created_at: str = Field(default_factory=utc_now)
     updated_at: str = Field(default_factory=utc_now)
+    # Numbered changes (services/common/revisions.py): the last one, and each part's.
+    revision: int = 0
+    changed: dict[str, int] = Field({}, exclude=True)
 
 
 class CloudEvent(BaseModel):

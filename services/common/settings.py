@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     sidecar_call_timeout_seconds: float = Field(20, gt=0, le=600)
     # GET /health reads the state store with this timeout, inside Dapr's app health probe timeout.
     health_state_timeout_seconds: float = Field(0.3, gt=0, le=10)
+    # GET /task/{task_id}/stream (services/orchestrator/stream.py) reads the task document this
+    # often: one state read per open stream per interval.
+    stream_poll_seconds: float = Field(0.25, gt=0, le=60)
+    # A stream whose reads keep failing this long sends `error` and closes (the client reconnects).
+    stream_store_patience_seconds: float = Field(30, gt=0, le=3600)
+    # A stream closes after this long (the client reconnects with Last-Event-ID): a task waiting
+    # days for approval does not hold a connection for days.
+    stream_max_seconds: float = Field(3600, gt=0, le=86_400)
 
     # Security. The token this app's sidecar sends on every request (header dapr-api-token):
     # Container Apps injects it, `make run` sets it; no app starts without it.

@@ -3,6 +3,7 @@ subscribers and workflow activities."""
 
 from dataclasses import dataclass
 
+from .approvals import ApprovalStore
 from .breakers import BreakerStore
 from .claims import ClaimStore
 from .deadletters import DeadLetterStore
@@ -21,6 +22,7 @@ class Stores:
     dead_letters: DeadLetterStore
     breakers: BreakerStore
     claims: ClaimStore
+    approvals: ApprovalStore
 
 
 def build_stores(settings: Settings, docs: JsonDocuments | None = None) -> Stores:
@@ -30,4 +32,4 @@ def build_stores(settings: Settings, docs: JsonDocuments | None = None) -> Store
     return Stores(tasks=TaskStore(docs), events=EventLog(docs, dead_letters), notifications=NotificationStore(docs),
                   dead_letters=dead_letters,
                   breakers=BreakerStore(docs, settings.breaker_failure_threshold, settings.breaker_reset_seconds),
-                  claims=ClaimStore(docs, settings.claim_ttl_seconds))
+                  claims=ClaimStore(docs, settings.claim_ttl_seconds), approvals=ApprovalStore(docs))

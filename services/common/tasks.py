@@ -5,6 +5,7 @@ from typing import Any
 
 from .contracts import TERMINAL_STATUSES, StepRecord, TaskDocument, TaskStatus, Usage, utc_now
 from .paging import Position, take
+from .revisions import STATUS, mark, node_part, step_part
 from .state import JsonDocuments
 from .tasklist import SCAN_BUDGET, ListedTask, TaskIndex
 
@@ -45,7 +46,9 @@ class TaskStore:
         task that exists but is missing from the list, nor one listed twice."""
         doc = TaskDocument(task_id=task_id, workflow=workflow, input=task_input)
         listed = self._index.add(task_id, workflow, doc.created_at, summary)
-        if not self._docs.create(task_key(task_id), {**doc.model_dump(mode="json"), "listed": listed}):
+        stored = {**doc.model_dump(mode="json"), "listed": listed}
+        mark(stored, STATUS)
+        if not self._docs.create(task_key(task_id), stored):
             self._index.remove(workflow, listed)
             raise ValueError(f"task {task_id} already exists")
         return doc
@@ -84,7 +87,9 @@ class TaskStore:
             previous[:] = [doc["status"]]
             if doc["status"] in TERMINAL_STATUSES and doc["status"] != "cancelled":
                 raise TaskAlreadyEndedError(doc["status"])
-            doc["status"], doc["updated_at"] = "cancelled", utc_now()
+            if doc["status"] != "cancelled":
+                doc["status"], doc["updated_at"] = "cancelled", utc_now()
+                mark(doc, STATUS)
 
         self._docs.update(task_key(task_id), change)
         return previous[0]
@@ -96,12 +101,17 @@ class TaskStore:
             # a cancelled one is not completed by the workflow it outran.
             if doc["status"] in TERMINAL_STATUSES and (status not in TERMINAL_STATUSES or doc["status"] == "cancelled"):
                 return
+            if (doc["status"], doc.get("result"), doc.get("error")) == (
+                    status, result if result is not None else doc.get("result"),
+                    error if error is not None else doc.get("error")):
+                return  # a retried write: nothing changed, no event
             doc["status"] = status
             if result is not None:
                 doc["result"] = result
             if error is not None:
                 doc["error"] = error
             doc["updated_at"] = utc_now()
+            mark(doc, STATUS)
 
         return TaskDocument.model_validate(self._docs.update(task_key(task_id), change))
 
@@ -118,6 +128,7 @@ class TaskStore:
                 _count_usage(doc, f"call:{step.call_id}" if step.call_id else f"step:{step.name}", step.agent,
                              step.usage)
             doc["updated_at"] = utc_now()
+            mark(doc, step_part(step.name))
 
         return TaskDocument.model_validate(self._docs.update(task_key(task_id), change))
 
@@ -137,5 +148,6 @@ class TaskStore:
             if usage:
                 _count_usage(doc, f"call:{call_id}" if call_id else "tree:" + "/".join(path), *usage)
             doc["updated_at"] = utc_now()
+            mark(doc, node_part(path))
 
         return TaskDocument.model_validate(self._docs.update(task_key(task_id), change))

@@ -6,6 +6,7 @@ from typing import Annotated
 from dapr.ext.workflow import DaprWorkflowClient
 from fastapi import Depends, Request
 
+from services.common.approvals import ApprovalStore
 from services.common.contracts import utc_now
 from services.common.serve import get_stores
 from services.common.tasks import TaskStore
@@ -13,6 +14,10 @@ from services.common.tasks import TaskStore
 
 def get_tasks(request: Request) -> TaskStore:
     return get_stores(request).tasks
+
+
+def get_approvals(request: Request) -> ApprovalStore:
+    return get_stores(request).approvals
 
 
 def get_workflows(request: Request) -> DaprWorkflowClient:
@@ -42,5 +47,6 @@ def get_engine_watch(request: Request) -> EngineWatch:
 
 
 Tasks = Annotated[TaskStore, Depends(get_tasks)]
+Approvals = Annotated[ApprovalStore, Depends(get_approvals)]
 Workflows = Annotated[DaprWorkflowClient, Depends(get_workflows)]
 Engine = Annotated[EngineWatch, Depends(get_engine_watch)]

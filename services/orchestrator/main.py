@@ -23,7 +23,7 @@ from services.common.stores import build_stores
 from services.common.subscriptions import Subscription, add_subscriptions
 from workflows.runtime import build_runtime
 
-from . import agents, control, deadletters, events, patterns, tasks
+from . import agents, approvals, control, deadletters, events, patterns, stream, tasks
 from .auth import ApiGuard, needs_api_key
 from .deps import EngineWatch
 from .throttle import Throttle
@@ -79,8 +79,9 @@ def create_app(read_secret: sidecar.SecretReader = sidecar.read_secret) -> FastA
                                    Throttle(settings.rate_limit, settings.auth_failure_limit))
     app.state.engine_watch = EngineWatch()
     app.add_exception_handler(ETagConflictError, kept_changing)
-    for router in (patterns.router, tasks.router, tasks.listing, control.router, events.collector, events.events_router,
-                   events.notifications_router, deadletters.router, deadletters.admin, agents.router):
+    for router in (patterns.router, tasks.router, tasks.listing, stream.router, control.router, approvals.router,
+                   events.collector, events.events_router, events.notifications_router, deadletters.router,
+                   deadletters.admin, agents.router):
         app.include_router(router)
     add_subscriptions(app, settings.pubsub, SUBSCRIPTIONS)
 

@@ -9,19 +9,52 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator, model_validator
 
-from services.common.contracts import ConsensusTask, Label
+from services.common.contracts import ConsensusTask, Label, Verdict
 from services.common.faults import Fault
 from services.common.inputs import Text, not_text
 from services.common.registry import REGISTRY, Member, Pattern
 from services.common.tasklist import shorten
+from workflows import consensus, hierarchical, parallel, sequential
 from workflows.consensus import DEFAULT_LABELS
 from workflows.contracts import ConsensusInput, HierarchicalInput, ParallelInput, PatternInput, SequentialInput
 
 from .schemas import bound_quorum, name_items, name_keys, refuse_unknown
 
 AppId = Annotated[str, Field(max_length=60)]
+# JSON Schema's integers include 3.0: taken as 3, as the schema says (3.5 and "3" are refused).
 Quorum = Annotated[int, Strict(False), Field(ge=1), BeforeValidator(not_text)]
+WholeSeconds = Annotated[int, Strict(False), BeforeValidator(not_text)]
 FAULTS_HELP = "Test/demo knob, by agent app id; needs BATON_ALLOW_FAULT_INJECTION=true"
+MAX_APPROVAL_WAIT_SECONDS = 30 * 24 * 3600
+APPROVAL_HELP = ("Stop the task before `before` until someone calls POST /task/{task_id}/approve or /reject; "
+                 "after `timeout_seconds` the gate decides `on_timeout` itself")
+
+
+class ApprovalRequest(BaseModel):
+    """A human approval gate: where the task waits, how long, and what then."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    before: str
+    timeout_seconds: WholeSeconds = Field(86_400, ge=1, le=MAX_APPROVAL_WAIT_SECONDS,
+                                          description="How long to wait for a decision (durably: restarts do not "
+                                                      "reset it)")
+    on_timeout: Verdict = Field("reject", description="The decision if nobody decides in time")
+
+
+class ContentApproval(ApprovalRequest):
+    before: sequential.Gate = Field("publish", description="The step to wait before")
+
+
+class ResearchApproval(ApprovalRequest):
+    before: parallel.Gate = Field("result", description="Wait before the combined result is final")
+
+
+class ConsensusApproval(ApprovalRequest):
+    before: consensus.Gate = Field("result", description="Wait before the tally is final")
+
+
+class DelegateApproval(ApprovalRequest):
+    before: hierarchical.Gate = Field("content", description="Wait before the content manager starts")
 
 
 def app_ids(pattern: Pattern) -> list[str]:
@@ -66,6 +99,7 @@ class PatternRequest(BaseModel):
 class ContentRequest(PatternRequest):
     pattern: ClassVar[Pattern] = "sequential"
     topic: Text = Field(max_length=500, description="What the article is about")
+    approval: ContentApproval | None = Field(None, description=APPROVAL_HELP)
 
     def to_input(self) -> SequentialInput:
         return SequentialInput(**self.input_fields())
@@ -78,6 +112,7 @@ class ResearchRequest(PatternRequest):
     pattern: ClassVar[Pattern] = "parallel"
     query: Text = Field(max_length=500, description="What to research")
     deadline_seconds: float = Field(30, gt=0, le=600, description="Stop waiting after this long")
+    approval: ResearchApproval | None = Field(None, description=APPROVAL_HELP)
 
     def to_input(self) -> ParallelInput:
         return ParallelInput(**self.input_fields())
@@ -98,6 +133,7 @@ class ConsensusRequest(PatternRequest):
     quorum: Quorum | None = Field(None, description="k of N votes needed, at most the voters asked; "
                                                      "default a majority")
     deadline_seconds: float = Field(60, gt=0, le=600)
+    approval: ConsensusApproval | None = Field(None, description=APPROVAL_HELP)
 
     @field_validator("voters")
     @classmethod
@@ -137,6 +173,7 @@ class ConsensusRequest(PatternRequest):
 class DelegateRequest(PatternRequest):
     pattern: ClassVar[Pattern] = "hierarchical"
     goal: Text = Field(max_length=500, description="The job to split among managers and workers")
+    approval: DelegateApproval | None = Field(None, description=APPROVAL_HELP)
 
     def to_input(self) -> HierarchicalInput:
         return HierarchicalInput(**self.input_fields())

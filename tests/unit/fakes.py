@@ -69,6 +69,7 @@ class FakeWorkflows:
         self.scheduled: list[tuple[str, dict, str]] = []
         self.states: dict[str, object] = {}
         self.terminated: list[tuple[str, bool]] = []
+        self.raised: list[tuple[str, str, object]] = []
         self.fail = fail
 
     def schedule_new_workflow(self, workflow, *, input, instance_id):
@@ -85,6 +86,11 @@ class FakeWorkflows:
         if self.fail:
             raise RuntimeError("sidecar unavailable")
         self.terminated.append((instance_id, recursive))
+
+    def raise_workflow_event(self, instance_id, event_name, *, data=None):
+        if self.fail:
+            raise RuntimeError("sidecar unavailable")
+        self.raised.append((instance_id, event_name, data))
 
 
 class FakeSecretStore:

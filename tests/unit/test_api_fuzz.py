@@ -29,8 +29,10 @@ def orchestrator_app(make_orchestrator, monkeypatch):
     monkeypatch.setattr(sidecar, "state_store_reachable", lambda store, timeout: True)
     monkeypatch.setattr(sidecar, "app_health", lambda app_id, timeout=2.0: "healthy")
     # Limits high enough for the run (429 is documented, but would hide the routes behind it).
+    # No workflow runs here, so a task's event stream never ends: it closes at its time limit,
+    # not at schemathesis's 10 s request timeout (which cut each one: 188 s for the run, not 35).
     api = make_orchestrator(rate_limit="100000/minute", auth_failure_limit="100000/minute",
-                            allow_fault_injection="true")
+                            allow_fault_injection="true", stream_max_seconds="0.3")
     api.app.router.lifespan_context = no_lifespan
     api.app.state.workflow_ready = True
     # Something for the listings to show (and be checked against the schema), and for the stateful phase to use.

@@ -65,6 +65,12 @@ class FakeContext:
         self.instance_ids[name] = instance_id
         return task
 
+    def wait_for_external_event(self, name):
+        """Keyed `event:<name>` in `tasks`: a test raises it as it completes an activity."""
+        task = CompletableTask()
+        self.tasks[f"event:{name}"] = task
+        return task
+
     def create_timer(self, fire_at):
         task = CompletableTask()
         self.timers.append((fire_at, task))
@@ -84,7 +90,8 @@ class FakeContext:
 def run(workflow, ctx: FakeContext, request: dict, events: list[tuple[str, object]]):
     """Start `workflow` with `request` (validated into its input model, as the SDK does)
     and drive it. `events` are (key, result), (key, Exception) or ("timer", None), applied
-    one at a time whenever the workflow waits on something incomplete. Returns the
+    one at a time whenever the workflow waits on something incomplete ("timer" fires the
+    latest timer, ("event:<name>", data) raises an external event). Returns the
     workflow's return value (a model), re-raising what the workflow raised."""
     _, model = resolve_input(workflow)
     generator = workflow(ctx, coerce_to_model(request, model))
@@ -95,7 +102,7 @@ def run(workflow, ctx: FakeContext, request: dict, events: list[tuple[str, objec
             while not waiting.is_complete:
                 assert events, f"the workflow waits, but the test has no more events (known: {sorted(ctx.tasks)})"
                 key, outcome = events.pop(0)
-                task = ctx.timers[0][1] if key == "timer" else ctx.tasks[key]
+                task = ctx.timers[-1][1] if key == "timer" else ctx.tasks[key]
                 if task.is_complete:
                     continue
                 if isinstance(outcome, Exception):
