@@ -1,6 +1,7 @@
 """Use a running Baton, or start one (platform + `dapr run -f dapr.yaml`) for the run."""
 
 import contextlib
+import signal
 from collections.abc import Iterator
 
 import httpx
@@ -8,6 +9,14 @@ import httpx
 from infra.local.processes import ROOT, DaprRun, platform
 
 from .patterns import ORCHESTRATOR
+
+
+def stop_once(signum: int, frame: object) -> None:
+    """SIGTERM (or Ctrl-C) ends a bench through its cleanup, which stops everything it started;
+    further signals are ignored until that is done."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def healthy() -> bool:

@@ -21,7 +21,7 @@ from services.common.registry import REGISTRY
 
 from ..client import api_headers
 from ..patterns import ORCHESTRATOR, PATTERNS
-from ..system import baton_system, healthy
+from ..system import baton_system, healthy, stop_once
 from .checks import Submission
 from .clock import Clock
 from .report import Run, render
@@ -97,14 +97,6 @@ async def soak(run: DaprRun | None, args: argparse.Namespace) -> Run:
     faults_planned = [fault for _, fault, _ in plan]
     verdict = judge(subs, letters, faults_planned, args.grace, [a for a in traffic.counts.ambiguous if a])
     return Run(subs, letters, faults_planned, traffic.counts, verdict, sent_in, clock.now())
-
-
-def stop_once(signum: int, frame: object) -> None:
-    """SIGTERM (or Ctrl-C) ends the soak through its cleanup, which stops everything it started;
-    further signals are ignored until that is done."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
 
 
 def main() -> None:
