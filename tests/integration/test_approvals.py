@@ -77,8 +77,9 @@ def test_a_gated_task_waits_through_a_kill_and_publishes_only_once_approved(bato
     assert after[-1]["data"]["status"] == "completed" and int(after[-1]["id"]) == task["revision"]
     assert [e["data"]["name"] for e in events if e["event"] == "step"] == \
         ["research", "write", "edit", "approval", "publish"]
+    # Each part comes in its latest form at each poll: in_progress may be overtaken by completed.
     statuses = [e["data"]["status"] for e in events if e["event"] == "status"]
-    assert statuses[-3:] == ["awaiting_approval", "in_progress", "completed"], statuses
+    assert statuses[-1] == "completed" and "awaiting_approval" in statuses[:-1], statuses
     approvals = [e["data"] for e in events if e["event"] == "approval"]
     assert approvals[0]["decision"] is None and approvals[-1]["decision"]["verdict"] == "approve"
     again = api.post(f"/task/{task_id}/approve")
