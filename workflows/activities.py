@@ -14,7 +14,6 @@ from dapr.ext.workflow._durabletask.task import NonRetryableError
 from services.common import sidecar
 from services.common.breakers import BreakerOpenError, refused_by_dapr_breaker
 from services.common.contracts import (
-    TERMINAL_STATUSES,
     AgentReply,
     AgentRequest,
     Decision,
@@ -24,6 +23,7 @@ from services.common.contracts import (
     utc_now,
 )
 from services.common.logs import task_id_var
+from services.common.tasks import BudgetExhaustedError, TaskAlreadyEndedError
 
 from . import runtime_deps as deps
 from .contracts import (
@@ -44,18 +44,33 @@ log = logging.getLogger(__name__)
 SKIPPED = "skipped:"  # how a failure message says the call was never made
 
 
-def _invoke(task_id: str, app_id: str, method: str, body: dict[str, Any]) -> dict[str, Any]:
+def _allowance(task_id: str, call: str) -> int | None:
+    """The tokens left in the task's budget (None: no budget), read before every agent call. A
+    call that would start after the task ended (cancelled) or past its budget is never made:
+    a NonRetryableError, so the workflow does not retry it either."""
+    try:
+        return deps.stores().tasks.allowance(task_id, call)
+    except TaskAlreadyEndedError as err:
+        raise NonRetryableError(f"{SKIPPED} task {task_id} is {err.status}: no further agent calls") from err
+    except BudgetExhaustedError as err:
+        log.warning("%s %s: %s not called", SKIPPED, err, call)
+        raise NonRetryableError(f"{SKIPPED} {err}") from err
+
+
+def _invoke(task_id: str, app_id: str, method: str, request: AgentRequest | VoteRequest,
+            call: str | None = None) -> dict[str, Any]:
     """Call an agent through the sidecar, guarded by Baton's breaker for that agent, and
     feed the breaker the outcome. A 4xx says our request was wrong, not that the agent is
-    unwell, so it is not counted.
+    unwell, so it is not counted. `call` names the call if it is skipped for the budget.
 
     An open breaker (Baton's, or Dapr's in the caller's sidecar) refuses at once with a
     NonRetryableError: the workflow does not retry a call a breaker refused, and the
     message carries the breaker's cause, the last real error."""
     task_id_var.set(task_id)
-    status = deps.stores().tasks.status(task_id)
-    if status in TERMINAL_STATUSES:  # cancelled: a call still scheduled must not reach the agent
-        raise NonRetryableError(f"{SKIPPED} task {task_id} is {status}: no further agent calls")
+    left = _allowance(task_id, call or app_id)
+    if isinstance(request, VoteRequest):
+        request = request.model_copy(update={"budget_tokens_left": left})
+    body = request.model_dump(exclude_none=True)
     breakers = deps.stores().breakers
     try:
         seen = breakers.before_call(app_id)
@@ -85,8 +100,8 @@ def _save_step(task_id: str, step: StepRecord) -> None:
 def call_agent(ctx: WorkflowActivityContext, call: AgentCall) -> AgentReply:
     """Call one agent through its sidecar; with `call.step`, record the reply as that step."""
     request = AgentRequest(task_id=call.task_id, input=call.prompt, fault=call.fault)
-    reply = AgentReply.model_validate(_invoke(call.task_id, call.app_id, "run",
-                                              request.model_dump(exclude_none=True)))
+    what = f"{call.step} ({call.app_id})" if call.step else call.app_id
+    reply = AgentReply.model_validate(_invoke(call.task_id, call.app_id, "run", request, what))
     if call.step:
         _save_step(call.task_id, StepRecord.of_reply(call.step, reply))
         log.info("step %s: done (%d completion tokens)", call.step, reply.usage.completion_tokens)
@@ -96,7 +111,7 @@ def call_agent(ctx: WorkflowActivityContext, call: AgentCall) -> AgentReply:
 def cast_vote(ctx: WorkflowActivityContext, call: VoteCall) -> Vote:
     request = VoteRequest(task_id=call.task_id, content=call.content, task=call.task,
                           labels=call.labels, fault=call.fault)
-    return Vote.model_validate(_invoke(call.task_id, call.app_id, "vote", request.model_dump(exclude_none=True)))
+    return Vote.model_validate(_invoke(call.task_id, call.app_id, "vote", request))
 
 
 def record_step(ctx: WorkflowActivityContext, note: StepNote) -> None:
@@ -110,7 +125,8 @@ def record_tree_node(ctx: WorkflowActivityContext, note: TreeNodeNote) -> None:
     task_id_var.set(note.task_id)
     fields = {**note.fields, "updated_at": utc_now()}
     usage = (note.agent, note.usage) if note.agent and note.usage else None
-    deps.stores().tasks.merge_tree_node(note.task_id, note.path, fields, usage=usage, call_id=note.call_id)
+    deps.stores().tasks.merge_tree_node(note.task_id, note.path, fields, usage=usage, call_id=note.call_id,
+                                        model=note.model)
 
 
 def record_status(ctx: WorkflowActivityContext, note: StatusNote) -> None:

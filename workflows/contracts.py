@@ -80,7 +80,7 @@ class FailedAgent(Contract):
     agent: str
     app_id: str
     error: str
-    skipped: bool  # its circuit breaker was open: the call was never made
+    skipped: bool  # never made: its circuit breaker was open, or the task's token budget was used up
 
 
 class ParallelResult(Contract):
@@ -185,6 +185,7 @@ class TreeNodeNote(Contract):
     agent: str | None = None
     usage: Usage | None = None
     call_id: str | None = None
+    model: str | None = None  # the model that made the agent's reply, for usage per model
 
 
 class StatusNote(Contract):

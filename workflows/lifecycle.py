@@ -94,5 +94,5 @@ def note_tree_node(ctx: DaprWorkflowContext, task_id: str, path: list[str], repl
     """Update one node of a hierarchical task's tree (child workflows pass the task id; their
     own instance id differs). An agent reply's usage is counted for that agent."""
     note = TreeNodeNote(task_id=task_id, path=path, fields=fields, usage=_usage_of(reply), call_id=_call_of(reply),
-                        agent=reply.get("agent") if reply else None)
+                        agent=reply.get("agent") if reply else None, model=reply.get("model") if reply else None)
     return ctx.call_activity(record_tree_node, input=note, retry_policy=BOOKKEEPING_RETRY)

@@ -40,7 +40,7 @@ def aggregate(request: ParallelInput, results: dict[str, Any], failures: dict[st
         completed_agents=len(sources),
         timed_out=bool(late),
         failed_agents=[
-            # An open circuit breaker means the call was never made (workflows/activities.py).
+            # A call an open breaker or the used-up budget refused was never made (workflows/activities.py).
             FailedAgent(agent=m.part, app_id=m.app_id, error=failures[m.app_id],
                         skipped=failures[m.app_id].startswith(SKIPPED))
             for m in request.team if m.app_id in failures

@@ -64,8 +64,14 @@ def vote(request: VoteRequest, settings: Annotated[Settings, Depends(get_setting
 
     prompt = (f"Task: {request.task}. {TASK_QUESTIONS[request.task]}\n"
               f"Allowed labels: {', '.join(request.labels)}\n\nContent:\n{request.content}")
-    usage, text, model_name = Usage(), "", ""
+    usage, text, model_name, made, why = Usage(), "", "", 0, f"no valid verdict after {ATTEMPTS} attempts"
     for attempt in range(1, ATTEMPTS + 1):
+        left = request.budget_tokens_left
+        if left is not None and usage.tokens >= left:
+            why = f"the task's token budget ({left} left) was used up after {made} attempt(s)"
+            log.warning("attempt %d not made: %s", attempt, why)
+            break
+        made = attempt
         done = ask(model, role.instructions, prompt, max_tokens=role.max_tokens,
                    json_schema=verdict_schema(request.labels))
         usage, text, model_name = usage.plus(done.usage), done.text, done.model
@@ -76,6 +82,5 @@ def vote(request: VoteRequest, settings: Annotated[Settings, Depends(get_setting
                         rationale=verdict.rationale, attempts=attempt, model=model_name, usage=usage,
                         call_id=uuid.uuid4().hex)
         log.warning("attempt %d: unusable verdict %r", attempt, text[:200])
-    return Vote(agent=settings.app_id, abstained=True, attempts=ATTEMPTS, model=model_name, usage=usage,
-                call_id=uuid.uuid4().hex,
-                rationale=f"no valid verdict after {ATTEMPTS} attempts; last output: {text[:200]!r}")
+    return Vote(agent=settings.app_id, abstained=True, attempts=made, model=model_name, usage=usage,
+                call_id=uuid.uuid4().hex, rationale=f"{why}; last output: {text[:200]!r}")

@@ -9,8 +9,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from .faults import Fault
 from .inputs import UNPADDED, Identifier, Unicode, encodable_text, no_surrounding_blanks
 
-TaskStatus = Literal["pending", "in_progress", "awaiting_approval", "completed", "failed", "cancelled", "rejected"]
-TERMINAL_STATUSES = ("completed", "failed", "cancelled", "rejected")
+TaskStatus = Literal["pending", "in_progress", "awaiting_approval", "completed", "failed", "cancelled", "rejected",
+                     "budget_exceeded"]
+TERMINAL_STATUSES = ("completed", "failed", "cancelled", "rejected", "budget_exceeded")
 # A verdict the voters may choose: matched as sent, so it may not start or end with a blank.
 Label = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=UNPADDED),
                   BeforeValidator(no_surrounding_blanks), AfterValidator(encodable_text)]
@@ -24,6 +25,10 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     estimated_cost_usd: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
 
     def plus(self, other: "Usage") -> "Usage":
         return Usage(
@@ -54,6 +59,8 @@ class VoteRequest(BaseModel):
     task: ConsensusTask
     labels: list[Label] = Field(min_length=2, max_length=10)
     fault: Fault | None = None
+    # What is left of the task's token budget: the voter asks the model again only while some is.
+    budget_tokens_left: int | None = Field(None, ge=1)
 
     @field_validator("labels")
     @classmethod
@@ -149,7 +156,12 @@ class TaskDocument(BaseModel):
     steps: list[StepRecord] = []
     result: dict[str, Any] | None = None
     error: str | None = None
-    usage: dict[str, Usage] = {}
+    usage: dict[str, Usage] = {}  # by agent
+    usage_by_model: dict[str, Usage] = {}
+    # Tokens (prompt + completion) the task may use; agent calls that would start past it are
+    # skipped (named in `budget_skipped`) and the task ends `budget_exceeded`.
+    budget_tokens: int | None = None
+    budget_skipped: list[str] = []
     # Hierarchical tasks: master -> managers -> workers, each node with its status and result.
     tree: dict[str, Any] | None = None
     # A person's decision the task waits for, or waited for (see services/common/approvals.py).

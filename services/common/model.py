@@ -14,6 +14,7 @@ from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 from fastapi import Depends, HTTPException, Request
 
 from .contracts import Usage
+from .prices import PriceTable
 from .settings import Settings
 from .sidecar import SecretReader
 
@@ -83,13 +84,10 @@ def instant_reply(user_input: str, max_tokens: int, json_schema: dict[str, Any] 
 class ModelClient:
     def __init__(self, settings: Settings, client: openai.OpenAI | None = None, api_key: str | None = None):
         self.settings = settings
+        self.prices = PriceTable.load(settings)
         self.instant = settings.model_provider == "instant"
         self.client = client if client is not None or self.instant else make_openai_client(settings, api_key)
 
-    def estimate_cost(self, prompt_tokens: int, completion_tokens: int) -> float:
-        s = self.settings
-        cost = prompt_tokens / 1000 * s.price_prompt_per_1k + completion_tokens / 1000 * s.price_completion_per_1k
-        return round(cost, 6)
 
     def chat(self, instructions: str, user_input: str, *, max_tokens: int | None = None,
              json_schema: dict[str, Any] | None = None) -> Completion:
@@ -120,11 +118,12 @@ class ModelClient:
         prompt = resp.usage.prompt_tokens if resp.usage else 0
         completion = resp.usage.completion_tokens if resp.usage else 0
         text = (resp.choices[0].message.content or "").strip()
+        model = resp.model or self.settings.model_name
         return Completion(
             text=text,
-            model=resp.model or self.settings.model_name,
+            model=model,
             usage=Usage(prompt_tokens=prompt, completion_tokens=completion,
-                        estimated_cost_usd=self.estimate_cost(prompt, completion)),
+                        estimated_cost_usd=self.prices.cost(model, prompt, completion)),
             elapsed_seconds=round(elapsed, 3),
         )
 

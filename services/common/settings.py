@@ -47,9 +47,13 @@ class Settings(BaseSettings):
     # Discourages the repetition loops small models fall into; not used for JSON verdicts.
     model_frequency_penalty: float = Field(0.5, ge=-2, le=2)
     azure_openai_api_version: str = "2024-10-21"
-    # USD per 1K tokens, for the cost estimate in every task (0 for the local model).
+    # The cost estimate in every task: a price table per model (services/common/prices.py; this
+    # file replaces the shipped one), and USD per 1K tokens for models it does not name.
+    price_table_file: str | None = None
     price_prompt_per_1k: float = Field(0.0, ge=0)
     price_completion_per_1k: float = Field(0.0, ge=0)
+    # Token budget of a task that asks for none (prompt + completion tokens; None: no limit).
+    default_budget_tokens: int | None = Field(None, ge=1)
 
     # Agent calls from workflow activities (through the sidecar; resiliency applies there).
     agent_call_timeout_seconds: float = Field(180, gt=0)

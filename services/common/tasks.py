@@ -1,6 +1,7 @@
 """Task documents: what GET /task/{task_id} shows, kept in the Dapr state store, and listed
 newest first through the task list (services/common/tasklist.py)."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from .contracts import TERMINAL_STATUSES, StepRecord, TaskDocument, TaskStatus, Usage, utc_now
@@ -14,19 +15,34 @@ def task_key(task_id: str) -> str:
     return f"baton:task:{task_id}"
 
 
-def _count_usage(doc: dict[str, Any], part: str, agent: str, used: Usage) -> None:
-    """Token usage per agent is the sum of its parts, kept by part in the document: an agent
-    call (by its call id) or, for replies without one, a step or tree node. Recording the same
-    call again (a retried bookkeeping write) replaces it; a second call to the agent (a retried
-    activity) is a cost of its own and is added."""
+def _count_usage(doc: dict[str, Any], part: str, agent: str, used: Usage, model: str | None = None) -> None:
+    """Token usage per agent and per model is the sum of its parts, kept by part in the
+    document: an agent call (by its call id) or, for replies without one, a step or tree node.
+    Recording the same call again (a retried bookkeeping write) replaces it; a second call to
+    the agent (a retried activity) is a cost of its own and is added."""
     parts = doc.setdefault("usage_parts", {
         # A document written before parts were kept: what it counted so far, as one part per agent.
         f"earlier:{name}": {"agent": name, "usage": counted} for name, counted in doc["usage"].items()})
-    parts[part] = {"agent": agent, "usage": used.model_dump()}
+    parts[part] = {"agent": agent, "model": model or "unknown", "usage": used.model_dump()}
+    doc["usage"] = _totals(parts.values(), "agent")
+    doc["usage_by_model"] = _totals(parts.values(), "model")
+
+
+def _totals(parts: Iterable[dict[str, Any]], by: str) -> dict[str, dict[str, Any]]:
     totals: dict[str, Usage] = {}
-    for counted in parts.values():
-        totals[counted["agent"]] = totals.get(counted["agent"], Usage()).plus(Usage.model_validate(counted["usage"]))
-    doc["usage"] = {name: total.model_dump() for name, total in totals.items()}
+    for counted in parts:
+        name = counted.get(by) or "unknown"
+        totals[name] = totals.get(name, Usage()).plus(Usage.model_validate(counted["usage"]))
+    return {name: total.model_dump() for name, total in totals.items()}
+
+
+def tokens_used(doc: dict[str, Any]) -> int:
+    return sum(Usage.model_validate(u).tokens for u in doc.get("usage", {}).values())
+
+
+def budget_message(doc: dict[str, Any]) -> str:
+    return (f"token budget exceeded: used {tokens_used(doc)} of {doc['budget_tokens']} tokens; "
+            f"skipped: {', '.join(doc['budget_skipped'])}")
 
 
 class TaskAlreadyEndedError(Exception):
@@ -35,16 +51,21 @@ class TaskAlreadyEndedError(Exception):
         self.status = status
 
 
+class BudgetExhaustedError(Exception):
+    """The task's token budget is used up: the agent call was not made."""
+
+
 class TaskStore:
     def __init__(self, docs: JsonDocuments):
         self._docs = docs
         self._index = TaskIndex(docs)
 
-    def create(self, task_id: str, workflow: str, task_input: dict[str, Any], summary: str = "") -> TaskDocument:
+    def create(self, task_id: str, workflow: str, task_input: dict[str, Any], summary: str = "",
+               budget_tokens: int | None = None) -> TaskDocument:
         """Create the task and list it. The list slots come first, the document names them:
         a crash in between leaves slots without a document, which are never listed; never a
         task that exists but is missing from the list, nor one listed twice."""
-        doc = TaskDocument(task_id=task_id, workflow=workflow, input=task_input)
+        doc = TaskDocument(task_id=task_id, workflow=workflow, input=task_input, budget_tokens=budget_tokens)
         listed = self._index.add(task_id, workflow, doc.created_at, summary)
         stored = {**doc.model_dump(mode="json"), "listed": listed}
         mark(stored, STATUS)
@@ -77,6 +98,30 @@ class TaskStore:
         task = self.get(task_id)
         return task.status if task else None
 
+    def allowance(self, task_id: str, call: str) -> int | None:
+        """Before an agent call (one read): the tokens left in the task's budget, None if it has
+        none. Raises TaskAlreadyEndedError for an ended task (e.g. cancelled) and, once the
+        budget is used up, BudgetExhaustedError, having recorded `call` as skipped."""
+        doc = self._docs.get(task_key(task_id))
+        if doc is None:
+            return None
+        if doc["status"] in TERMINAL_STATUSES:
+            raise TaskAlreadyEndedError(doc["status"])
+        budget = doc.get("budget_tokens")
+        if not budget:
+            return None
+        left: int = budget - tokens_used(doc)
+        if left > 0:
+            return left
+
+        def skip(doc: dict[str, Any]) -> None:
+            if doc["status"] not in TERMINAL_STATUSES and call not in doc.setdefault("budget_skipped", []):
+                doc["budget_skipped"].append(call)
+                doc["updated_at"] = utc_now()
+
+        self._docs.update(task_key(task_id), skip)
+        raise BudgetExhaustedError(f"token budget exceeded: the task used {tokens_used(doc)} of {budget} tokens")
+
     def cancel(self, task_id: str) -> TaskStatus:
         """Mark the task cancelled; returns the status it had. Raises KeyError for an unknown
         task and TaskAlreadyEndedError for one that completed or failed (cancelling a cancelled
@@ -97,10 +142,14 @@ class TaskStore:
     def save_status(self, task_id: str, status: TaskStatus, *, result: dict[str, Any] | None = None,
                    error: str | None = None) -> TaskDocument:
         def change(doc: dict[str, Any]) -> None:
+            nonlocal status, error
             # A finished task stays finished: a replayed or late update must not reopen it, and
             # a cancelled one is not completed by the workflow it outran.
             if doc["status"] in TERMINAL_STATUSES and (status not in TERMINAL_STATUSES or doc["status"] == "cancelled"):
                 return
+            if status in ("completed", "failed") and doc.get("budget_skipped"):
+                # Whatever the pattern made of the calls it could not make, the budget ended it.
+                status, error = "budget_exceeded", budget_message(doc)
             if (doc["status"], doc.get("result"), doc.get("error")) == (
                     status, result if result is not None else doc.get("result"),
                     error if error is not None else doc.get("error")):
@@ -126,14 +175,15 @@ class TaskStore:
             doc["steps"].append(step.model_dump(mode="json"))
             if step.agent and step.usage:
                 _count_usage(doc, f"call:{step.call_id}" if step.call_id else f"step:{step.name}", step.agent,
-                             step.usage)
+                             step.usage, step.result.get("model"))
             doc["updated_at"] = utc_now()
             mark(doc, step_part(step.name))
 
         return TaskDocument.model_validate(self._docs.update(task_key(task_id), change))
 
     def merge_tree_node(self, task_id: str, path: list[str], fields: dict[str, Any],
-                    usage: tuple[str, Usage] | None = None, call_id: str | None = None) -> TaskDocument:
+                        usage: tuple[str, Usage] | None = None, call_id: str | None = None,
+                        model: str | None = None) -> TaskDocument:
         """Merge `fields` into the tree node at `path` (created as needed), e.g.
         ["managers", "research", "workers", "web-scraper"]; optionally add an agent's usage."""
 
@@ -146,7 +196,7 @@ class TaskStore:
                 node = node.setdefault(name, {})
             node.update(fields)
             if usage:
-                _count_usage(doc, f"call:{call_id}" if call_id else "tree:" + "/".join(path), *usage)
+                _count_usage(doc, f"call:{call_id}" if call_id else "tree:" + "/".join(path), *usage, model)
             doc["updated_at"] = utc_now()
             mark(doc, node_part(path))
 

@@ -58,10 +58,12 @@ def why_not_started(err: Exception) -> str:
 def start_task(tasks: Tasks, workflows: Workflows, engine: EngineWatch, body: PatternRequest) -> str:
     """Create the task document, then schedule the pattern's workflow (registered under the
     pattern's name, workflows/runtime.py) with the same id."""
-    require_fault_injection(body.faults, get_settings())
+    settings = get_settings()
+    require_fault_injection(body.faults, settings)
     task_id = str(uuid.uuid4())
     task_id_var.set(task_id)
-    tasks.create(task_id, body.pattern, body.model_dump(mode="json", exclude_none=True), body.summary())
+    tasks.create(task_id, body.pattern, body.model_dump(mode="json", exclude_none=True), body.summary(),
+                 budget_tokens=body.budget_tokens or settings.default_budget_tokens)
     try:
         workflows.schedule_new_workflow(body.pattern, input=body.to_input(), instance_id=task_id)
     except Exception as err:

@@ -23,7 +23,8 @@ from .schemas import bound_quorum, name_items, name_keys, refuse_unknown
 AppId = Annotated[str, Field(max_length=60)]
 # JSON Schema's integers include 3.0: taken as 3, as the schema says (3.5 and "3" are refused).
 Quorum = Annotated[int, Strict(False), Field(ge=1), BeforeValidator(not_text)]
-WholeSeconds = Annotated[int, Strict(False), BeforeValidator(not_text)]
+WholeNumber = Annotated[int, Strict(False), BeforeValidator(not_text)]
+BudgetTokens = Annotated[int, Strict(False), Field(ge=1, le=100_000_000), BeforeValidator(not_text)]
 FAULTS_HELP = "Test/demo knob, by agent app id; needs BATON_ALLOW_FAULT_INJECTION=true"
 MAX_APPROVAL_WAIT_SECONDS = 30 * 24 * 3600
 APPROVAL_HELP = ("Stop the task before `before` until someone calls POST /task/{task_id}/approve or /reject; "
@@ -35,7 +36,7 @@ class ApprovalRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     before: str
-    timeout_seconds: WholeSeconds = Field(86_400, ge=1, le=MAX_APPROVAL_WAIT_SECONDS,
+    timeout_seconds: WholeNumber = Field(86_400, ge=1, le=MAX_APPROVAL_WAIT_SECONDS,
                                           description="How long to wait for a decision (durably: restarts do not "
                                                       "reset it)")
     on_timeout: Verdict = Field("reject", description="The decision if nobody decides in time")
@@ -76,6 +77,9 @@ class PatternRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=pattern_schema)
     pattern: ClassVar[Pattern]
     faults: dict[AppId, Fault] | None = Field(None, max_length=20, description=FAULTS_HELP)
+    budget_tokens: BudgetTokens | None = Field(None, description=(
+        "Token budget (prompt + completion, every agent together; default BATON_DEFAULT_BUDGET_TOKENS, off "
+        "unless set): no agent call starts once it is used up, and the task ends `budget_exceeded`"))
 
     @model_validator(mode="after")
     def faults_name_known_agents(self) -> "PatternRequest":
@@ -86,7 +90,10 @@ class PatternRequest(BaseModel):
         return REGISTRY.members(self.pattern)
 
     def input_fields(self) -> dict[str, Any]:
-        return {**self.model_dump(exclude_none=True), "team": self.team(), "faults": self.faults or {}}
+        """The workflow's input. The budget is not part of it: it lives in the task document,
+        which every agent call reads."""
+        return {**self.model_dump(exclude_none=True, exclude={"budget_tokens"}), "team": self.team(),
+                "faults": self.faults or {}}
 
     def to_input(self) -> PatternInput:
         raise NotImplementedError
