@@ -88,7 +88,6 @@ class ModelClient:
         self.instant = settings.model_provider == "instant"
         self.client = client if client is not None or self.instant else make_openai_client(settings, api_key)
 
-
     def chat(self, instructions: str, user_input: str, *, max_tokens: int | None = None,
              json_schema: dict[str, Any] | None = None) -> Completion:
         if self.instant:

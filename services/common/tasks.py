@@ -91,12 +91,13 @@ class TaskStore:
         return take(slots, limit, load, SCAN_BUDGET)
 
     def get(self, task_id: str) -> TaskDocument | None:
-        raw = self._docs.get(task_key(task_id))
+        raw = self.document(task_id)
         return TaskDocument.model_validate(raw) if raw else None
 
-    def status(self, task_id: str) -> TaskStatus | None:
-        task = self.get(task_id)
-        return task.status if task else None
+    def document(self, task_id: str) -> dict[str, Any] | None:
+        """The task as stored, with what GET /task leaves out (e.g. `changed`), unvalidated:
+        for readers of a few parts that read often (the stream)."""
+        return self._docs.get(task_key(task_id))
 
     def allowance(self, task_id: str, call: str) -> int | None:
         """Before an agent call (one read): the tokens left in the task's budget, None if it has
@@ -150,16 +151,11 @@ class TaskStore:
             if status in ("completed", "failed") and doc.get("budget_skipped"):
                 # Whatever the pattern made of the calls it could not make, the budget ended it.
                 status, error = "budget_exceeded", budget_message(doc)
-            if (doc["status"], doc.get("result"), doc.get("error")) == (
-                    status, result if result is not None else doc.get("result"),
-                    error if error is not None else doc.get("error")):
+            written = {"status": status, **({"result": result} if result is not None else {}),
+                       **({"error": error} if error is not None else {})}
+            if all(doc.get(name) == value for name, value in written.items()):
                 return  # a retried write: nothing changed, no event
-            doc["status"] = status
-            if result is not None:
-                doc["result"] = result
-            if error is not None:
-                doc["error"] = error
-            doc["updated_at"] = utc_now()
+            doc.update(written, updated_at=utc_now())
             mark(doc, STATUS)
 
         return TaskDocument.model_validate(self._docs.update(task_key(task_id), change))

@@ -15,7 +15,7 @@ from fastapi.sse import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from services.common.changes import Change, changes_since, snapshot
-from services.common.contracts import TERMINAL_STATUSES, TaskDocument
+from services.common.contracts import TERMINAL_STATUSES
 from services.common.settings import Settings
 from services.common.tasks import TaskStore
 
@@ -30,15 +30,6 @@ class Opening:
     doc: dict[str, Any]
     resume_after: int | None  # the client's Last-Event-ID; None: start with a snapshot
 
-
-def stored_form(task: TaskDocument) -> dict[str, Any]:
-    """The task as changes.py reads it (`changed` is left out of a model dump: GET /task hides it)."""
-    return {**task.model_dump(mode="json"), "changed": task.changed}
-
-
-def read_task(tasks: TaskStore, task_id: str) -> dict[str, Any] | None:
-    task = tasks.get(task_id)
-    return stored_form(task) if task else None
 
 
 
@@ -79,7 +70,7 @@ class Follower:
         while doc is not None:
             for change in changes_since(doc, after):
                 yield event(change)
-            after = max(after, doc["revision"])  # parts skipped as gone are past too
+            after = max(after, doc.get("revision", 0))  # parts skipped as gone are past too
             if doc["status"] in TERMINAL_STATUSES:
                 yield ServerSentEvent(id=str(after), event="end", data={"status": doc["status"], "revision": after})
                 return
@@ -103,7 +94,7 @@ class Follower:
             await anyio.sleep(min(self.settings.stream_poll_seconds, left))
             try:
                 # JsonDocuments is synchronous: Starlette's pool (40 threads), not asyncio's (cpu + 4).
-                doc = await run_in_threadpool(read_task, self.tasks, self.opening.task_id)
+                doc = await run_in_threadpool(self.tasks.document, self.opening.task_id)
             except Exception as err:  # whatever the read raises, the stream waits and tries again
                 failures += 1
                 if failing_since is None:

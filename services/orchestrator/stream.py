@@ -31,7 +31,7 @@ from services.common.settings import get_settings
 
 from .auth import READ
 from .deps import Tasks
-from .follow import Follower, Opening, read_task
+from .follow import Follower, Opening
 from .responses import GUARDED, errors
 from .tasks import TaskId
 
@@ -81,10 +81,10 @@ def open_stream(
     status is 200 once it runs). A plain function: FastAPI runs it in its thread pool."""
     task_id_var.set(task_id)
     resume_after = parse_last_event_id(last_event_id)
-    doc = read_task(tasks, task_id)
+    doc = tasks.document(task_id)
     if doc is None:
         raise HTTPException(404, f"no task with id {task_id}")
-    revision = doc["revision"]
+    revision = doc.get("revision", 0)  # none on a task stored before changes were numbered
     if resume_after is not None and resume_after > revision:
         # 409, not 400: the id is well formed (the OpenAPI accepts it), the task's state refuses it.
         raise HTTPException(409, f"Last-Event-ID {resume_after} is ahead of task {task_id}, whose revision is "

@@ -72,7 +72,7 @@ def test_a_terminate_that_fails_is_503_but_the_task_stays_cancelled(running):
     orchestrator.workflows.fail = True
     resp = orchestrator.client.post(f"/task/{task_id}/cancel", headers=WRITE)
     assert resp.status_code == 503 and "send the cancel again" in resp.json()["detail"]
-    assert orchestrator.stores.tasks.status(task_id) == "cancelled"
+    assert orchestrator.stores.tasks.get(task_id).status == "cancelled"
     orchestrator.workflows.fail = False
     assert orchestrator.client.post(f"/task/{task_id}/cancel", headers=WRITE).status_code == 200
     assert orchestrator.workflows.terminated == [(task_id, True)]

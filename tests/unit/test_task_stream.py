@@ -196,7 +196,7 @@ def test_unknown_tasks_bad_ids_and_missing_keys_are_refused_before_streaming(api
 
 
 def test_a_store_down_when_the_stream_opens_answers_503(api, monkeypatch):
-    monkeypatch.setattr(api.stores.tasks, "get", lambda task_id: (_ for _ in ()).throw(state_store_down()))
+    monkeypatch.setattr(api.stores.tasks, "document", lambda task_id: (_ for _ in ()).throw(state_store_down()))
     resp = api.client.get("/task/t1/stream", headers=READ)
     assert resp.status_code == 503 and "state store" in resp.json()["detail"]
 
@@ -213,7 +213,7 @@ def test_a_task_that_vanishes_mid_stream_ends_it(api):
 
 
 class FlakyReads:
-    """TaskStore.get failing as a stopped Redis does, from `failing` on until `fixed`."""
+    """TaskStore.document failing as a stopped Redis does, from `failing` on until `fixed`."""
 
     def __init__(self, get):
         self.get, self.failing, self.fixed, self.failures, self.reads = get, False, threading.Event(), 0, 0
@@ -232,8 +232,8 @@ def flaky(api, monkeypatch, caplog):
     caplog.set_level(logging.INFO, "services.orchestrator.stream")
     tasks = api.stores.tasks
     tasks.create("t1", "sequential", {"topic": "x"})
-    reads = FlakyReads(tasks.get)
-    monkeypatch.setattr(tasks, "get", reads)
+    reads = FlakyReads(tasks.document)
+    monkeypatch.setattr(tasks, "document", reads)
     return tasks, reads
 
 
