@@ -126,7 +126,10 @@ def test_twenty_tasks_waiting_for_approval_hold_back_nothing(replicas):
         assert decision["timed_out"] and decision["by"] == "timeout"
     assert [s["name"] for s in rejected["steps"]] == ["research", "approval"]
 
-    assert SECOND.post(f"/task/{gated[0]}/approve").status_code == 200  # started through the first replica
+    # The same decision through both replicas at the same instant: one takes it, the other is told.
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda client: client.post(f"/task/{gated[0]}/approve").status_code, (SECOND, api)))
+    assert sorted(both) == [200, 409], both
     assert api.post(f"/task/{gated[1]}/reject").status_code == 200  # through the second
     assert final_task(gated[0])["status"] == "completed" and final_task(gated[1])["status"] == "rejected"
     for task_id in gated[2:]:
