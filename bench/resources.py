@@ -11,9 +11,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def system_pids() -> dict[int, str]:
-    """pid -> kind (redis, placement, scheduler, model, daprd, app)."""
+    """pid -> kind (redis, zipkin, placement, scheduler, model, daprd, app)."""
     pids: dict[int, str] = {}
-    for service in ("redis", "placement", "scheduler", "model"):
+    for service in ("redis", "zipkin", "placement", "scheduler", "model"):
         try:
             pids[int((ROOT / ".data" / "run" / f"{service}.pid").read_text())] = service
         except (OSError, ValueError):

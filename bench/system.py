@@ -27,11 +27,11 @@ def healthy() -> bool:
 
 
 @contextlib.contextmanager
-def baton_system(model: str = "openai") -> Iterator[DaprRun | None]:
+def baton_system(model: str = "openai", env: dict[str, str] | None = None) -> Iterator[DaprRun | None]:
     """Yield while a Baton with fault injection on serves :8080, started here if needed
     with BATON_MODEL_PROVIDER=`model` (`openai` = the embedded model, `instant` = no model).
-    Yields the DaprRun that started it (to kill and restart its apps), or None for a Baton
-    that was already running."""
+    and `env` added to every app's environment. Yields the DaprRun that started it (to kill and
+    restart its apps), or None for a Baton that was already running."""
     if healthy():
         print("bench: using the Baton already running on :8080 (its own model settings)", flush=True)
         yield None
@@ -40,7 +40,7 @@ def baton_system(model: str = "openai") -> Iterator[DaprRun | None]:
     was_up = "stopped" not in platform("status")
     platform("up")
     run = DaprRun(ROOT / "dapr.yaml", "bench",
-                  env={"BATON_ALLOW_FAULT_INJECTION": "true", "BATON_MODEL_PROVIDER": model})
+                  env={"BATON_ALLOW_FAULT_INJECTION": "true", "BATON_MODEL_PROVIDER": model, **(env or {})})
     run.start()
     try:
         run.wait_ready(timeout=150)

@@ -215,6 +215,7 @@ module apps 'modules/apps.bicep' = {
     modelName: useAzureOpenAi ? openAi.outputs.deploymentName : modelName
     azureOpenAiApiVersion: azureOpenAiApiVersion
     messageTtlSeconds: messageTtlSeconds
+    appInsightsName: monitoring.outputs.appInsightsName
     allowedIpRanges: empty(allowedIpRanges) ? [] : split(allowedIpRanges, ',')
   }
 }

@@ -6,10 +6,12 @@ by the activity that produced it (an agent call given a `step`, publishing) or, 
 only the workflow knows (a fan-out arrival, a branch that failed), by `record_step`."""
 
 import logging
+import time
 from typing import Any
 
 from dapr.ext.workflow import WorkflowActivityContext
 from dapr.ext.workflow._durabletask.task import NonRetryableError
+from opentelemetry.trace import SpanKind
 
 from services.common import sidecar
 from services.common.breakers import BreakerOpenError, refused_by_dapr_breaker
@@ -22,8 +24,9 @@ from services.common.contracts import (
     VoteRequest,
     utc_now,
 )
-from services.common.logs import task_id_var
+from services.common.metrics import metrics
 from services.common.tasks import BudgetExhaustedError, TaskAlreadyEndedError
+from services.common.telemetry import task_span
 
 from . import runtime_deps as deps
 from .contracts import (
@@ -37,6 +40,7 @@ from .contracts import (
     TreeNodeNote,
     VoteCall,
 )
+from .tracing import traced
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +70,6 @@ def _invoke(task_id: str, app_id: str, method: str, request: AgentRequest | Vote
     An open breaker (Baton's, or Dapr's in the caller's sidecar) refuses at once with a
     NonRetryableError: the workflow does not retry a call a breaker refused, and the
     message carries the breaker's cause, the last real error."""
-    task_id_var.set(task_id)
     left = _allowance(task_id, call or app_id)
     if isinstance(request, VoteRequest):
         request = request.model_copy(update={"budget_tokens_left": left})
@@ -75,28 +78,47 @@ def _invoke(task_id: str, app_id: str, method: str, request: AgentRequest | Vote
     try:
         seen = breakers.before_call(app_id)
     except BreakerOpenError as err:
+        metrics().agent_call(app_id, method, 0.0, "breaker_open")
         log.warning("%s %s", SKIPPED, err)
         raise NonRetryableError(f"{SKIPPED} {err}") from err
     log.info("calling %s/%s", app_id, method)
-    try:
-        reply = sidecar.invoke(app_id, method, body, timeout=deps.settings().agent_call_timeout_seconds)
-    except sidecar.AgentCallError as err:
-        if err.status is None or err.status >= 500:
-            breakers.record(app_id, str(err), seen)
-        if refused_by_dapr_breaker(str(err)):
-            cause = breakers.get(app_id).last_error or str(err)
-            message = f"{SKIPPED} the Dapr circuit breaker for {app_id} (caller's sidecar) is open; last error: {cause}"
-            log.warning("%s", message)
-            raise NonRetryableError(message) from err
-        raise
+    started = time.monotonic()
+    # The agent's latency as the caller sees it: a client span (an Application Insights
+    # dependency) named by the agent, the parent of the sidecar call and all that follows.
+    with task_span(f"invoke {app_id}/{method}", task_id, method, kind=SpanKind.CLIENT, agent=app_id) as span:
+        try:
+            reply = sidecar.invoke(app_id, method, body, timeout=deps.settings().agent_call_timeout_seconds)
+        except sidecar.AgentCallError as err:
+            metrics().agent_call(app_id, method, time.monotonic() - started, _error_kind(err))
+            span.set_attribute("http.response.status_code", err.status or 0)
+            if err.status is None or err.status >= 500:
+                breakers.record(app_id, str(err), seen)
+            if refused_by_dapr_breaker(str(err)):
+                cause = breakers.get(app_id).last_error or str(err)
+                message = (f"{SKIPPED} the Dapr circuit breaker for {app_id} (caller's sidecar) is open; "
+                           f"last error: {cause}")
+                log.warning("%s", message)
+                raise NonRetryableError(message) from err
+            raise
+    metrics().agent_call(app_id, method, time.monotonic() - started, None)
     breakers.record(app_id, None, seen)
     return reply
+
+
+def _error_kind(err: sidecar.AgentCallError) -> str:
+    """A failed agent call's kind, few enough to be a metric label."""
+    if refused_by_dapr_breaker(str(err)):
+        return "breaker_open"
+    if err.status is None:
+        return "timeout" if "Timeout" in str(err) else "unreachable"
+    return f"{err.status // 100}xx"
 
 
 def _save_step(task_id: str, step: StepRecord) -> None:
     deps.stores().tasks.add_step(task_id, step)
 
 
+@traced
 def call_agent(ctx: WorkflowActivityContext, call: AgentCall) -> AgentReply:
     """Call one agent through its sidecar; with `call.step`, record the reply as that step."""
     request = AgentRequest(task_id=call.task_id, input=call.prompt, fault=call.fault)
@@ -108,37 +130,38 @@ def call_agent(ctx: WorkflowActivityContext, call: AgentCall) -> AgentReply:
     return reply
 
 
+@traced
 def cast_vote(ctx: WorkflowActivityContext, call: VoteCall) -> Vote:
     request = VoteRequest(task_id=call.task_id, content=call.content, task=call.task,
                           labels=call.labels, fault=call.fault)
     return Vote.model_validate(_invoke(call.task_id, call.app_id, "vote", request))
 
 
+@traced
 def record_step(ctx: WorkflowActivityContext, note: StepNote) -> None:
-    task_id_var.set(note.task_id)
     _save_step(note.task_id, StepRecord(name=note.name, completed_at=utc_now(), result=note.result,
                                         agent=note.agent, usage=note.usage, call_id=note.call_id))
 
 
+@traced
 def record_tree_node(ctx: WorkflowActivityContext, note: TreeNodeNote) -> None:
     """Hierarchical tasks: merge fields into one node of the task's tree."""
-    task_id_var.set(note.task_id)
     fields = {**note.fields, "updated_at": utc_now()}
     usage = (note.agent, note.usage) if note.agent and note.usage else None
     deps.stores().tasks.merge_tree_node(note.task_id, note.path, fields, usage=usage, call_id=note.call_id,
                                         model=note.model)
 
 
+@traced
 def record_status(ctx: WorkflowActivityContext, note: StatusNote) -> None:
-    task_id_var.set(note.task_id)
     deps.stores().tasks.save_status(note.task_id, note.status, result=note.result, error=note.error)
     log.info("task %s", note.status)
 
 
+@traced
 def publish_article(ctx: WorkflowActivityContext, article: Article) -> PublishedArticle:
     """Store the article through the artifacts binding and announce ContentPublished.
     Both are keyed by the task id, so a retried activity has its effect once."""
-    task_id_var.set(article.task_id)
     s = deps.settings()
     published = PublishedArticle(task_id=article.task_id, topic=article.topic, artifact=f"{article.task_id}.md",
                                  word_count=len(article.text.split()))
@@ -154,15 +177,15 @@ def publish_article(ctx: WorkflowActivityContext, article: Article) -> Published
     return published
 
 
+@traced
 def request_approval(ctx: WorkflowActivityContext, note: ApprovalNote) -> None:
-    task_id_var.set(note.task_id)
     deps.stores().approvals.request(note.task_id, note.gate, note.subject, note.requested_at, note.deadline)
     log.info("awaiting approval before %s (until %s)", note.gate.before, note.deadline)
 
 
+@traced
 def apply_decision(ctx: WorkflowActivityContext, note: DecisionNote) -> Decision:
     """The decision that stands (a person's stored first wins over a timeout's)."""
-    task_id_var.set(note.task_id)
     standing = deps.stores().approvals.apply(note.task_id, note.decision)
     log.info("approval: %s by %s%s", standing.verdict, standing.by, " (timeout)" if standing.timed_out else "")
     return standing

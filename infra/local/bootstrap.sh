@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs to run and test Baton locally: system packages (Redis,
-# curl), the pinned Python virtualenvs (Baton's, checkov's), Azurite, and the Dapr runtime
-# built from Go modules.
+# curl, Java), the pinned Python virtualenvs (Baton's, checkov's), Azurite, the Dapr runtime
+# built from Go modules, and the pinned Zipkin jar.
 # Each step skips itself when already done, so re-running takes seconds.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -62,6 +62,42 @@ fi
 
 # 4. Dapr runtime, placement, scheduler and CLI from Go modules (skipped when built).
 bash infra/local/build-dapr.sh
+
+# 4b. Zipkin, the trace backend platform.sh starts: the jar pinned in versions.env, from Maven
+# Central into .tools/zipkin/ (git-ignored), checked against its sha256; skipped when the jar
+# there matches. It runs on Java 17+, from Debian's archive when missing.
+source versions.env
+zipkin_jar=".tools/zipkin/zipkin-server-$ZIPKIN_VERSION-exec.jar"
+zipkin_url="https://repo1.maven.org/maven2/io/zipkin/zipkin-server/$ZIPKIN_VERSION/zipkin-server-$ZIPKIN_VERSION-exec.jar"
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+if [[ ! -f "$zipkin_jar" || "$(sha256_of "$zipkin_jar")" != "$ZIPKIN_SHA256" ]]; then
+  say "downloading Zipkin $ZIPKIN_VERSION from Maven Central into .tools/zipkin/"
+  mkdir -p .tools/zipkin
+  rm -f .tools/zipkin/zipkin-server-*  # an older version, a bad or half-downloaded jar
+  curl -fsSL --retry 3 -o "$zipkin_jar.part" "$zipkin_url"
+  got="$(sha256_of "$zipkin_jar.part")"
+  if [[ "$got" != "$ZIPKIN_SHA256" ]]; then
+    rm -f "$zipkin_jar.part"
+    echo "bootstrap: $zipkin_url has sha256 $got, not ZIPKIN_SHA256=$ZIPKIN_SHA256 (versions.env); deleted it" >&2
+    exit 1
+  fi
+  mv "$zipkin_jar.part" "$zipkin_jar"
+fi
+# The major version of `java` on PATH (8 for 1.8), 0 when there is none.
+java_major() {
+  local v
+  v="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')" || true
+  v="${v#1.}"; echo "${v:-0}"
+}
+if (($(java_major) < 17)); then
+  say "installing openjdk-17-jre-headless with apt-get (Zipkin needs Java 17+; found: $(java_major))"
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
+  if (($(java_major) < 17)); then
+    echo "bootstrap: Zipkin needs Java 17+ but \`java\` on PATH is still version $(java_major)" >&2; exit 1
+  fi
+fi
 
 # 5. What `dapr run` expects under DAPR_RUNTIME_PATH (the project root): a components folder
 # (dapr.yaml names each app's config file and Baton's components folder itself). A config

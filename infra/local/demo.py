@@ -3,6 +3,7 @@ is BATON_API_KEY, else the local key with write scope (starting tasks and readin
 Usage: python infra/local/demo.py [topic] [--url http://127.0.0.1:8080]"""
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,9 @@ def main() -> int:
           "so expect odd content) ---\n")
     print(result["final_article"])
     print(f"\n--- GET {args.url}/task/{task_id} shows every step ---")
+    if task.get("trace_id"):
+        zipkin = os.environ.get("BATON_ZIPKIN_PORT", "9411")
+        print(f"--- its trace: http://127.0.0.1:{zipkin}/zipkin/traces/{task['trace_id']} ---")
     return 0
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local platform under Baton: Redis, Dapr's sentry (the certificate authority behind mTLS),
-# placement and scheduler, and the embedded model server, on 127.0.0.1.
+# placement and scheduler, the embedded model server, and Zipkin (traces; BATON_TRACING=off
+# leaves it out), on 127.0.0.1.
 # Usage: platform.sh up|down|status
 # Idempotent; pid files in $BATON_DATA_DIR/run, logs in $BATON_DATA_DIR/logs.
 set -euo pipefail
@@ -20,6 +21,14 @@ sentry_port=$BATON_SENTRY_PORT
 : "${BATON_SCHEDULER_PORT:=6506}"
 : "${BATON_SCHEDULER_ETCD_PORT:=6579}"
 : "${BATON_MODEL_PORT:=8181}"
+: "${BATON_ZIPKIN_PORT:=9411}"
+# Zipkin is on unless BATON_TRACING is off (the apps read the same variable: services/common/settings.py).
+: "${BATON_TRACING:=on}"
+case "${BATON_TRACING,,}" in
+  on | true | yes | 1) tracing=on ;;
+  off | false | no | 0) tracing=off ;;
+  *) echo "platform: BATON_TRACING must be on or off, not '$BATON_TRACING'" >&2; exit 2 ;;
+esac
 # Health, metrics and raft ports sit at fixed offsets from their service's port, so two
 # platforms with different base ports never clash (8080/9090 are Dapr's defaults).
 placement_health=$((BATON_PLACEMENT_PORT + 100)) placement_metrics=$((BATON_PLACEMENT_PORT + 200))
@@ -35,7 +44,8 @@ bin="${BATON_DAPR_BIN_DIR:-$root/.dapr/bin}"
 run="$BATON_DATA_DIR/run"
 logs="$BATON_DATA_DIR/logs"
 python="$root/.venv/bin/python"
-services=(redis sentry placement scheduler model)
+services=(redis zipkin sentry placement scheduler model)
+zipkin_jar="$root/.tools/zipkin/zipkin-server-$ZIPKIN_VERSION-exec.jar"  # infra/local/bootstrap.sh fetches it
 # Sentry generates its root and issuer certificates here on first start; placement, scheduler
 # and (through DAPR_TRUST_ANCHORS, see infra/local/keys.py) every daprd trust its root.
 credentials="$BATON_DATA_DIR/sentry"
@@ -47,6 +57,8 @@ pid_of() { cat "$run/$1.pid" 2>/dev/null || true; }
 # A process that exited but was not yet reaped (a zombie, state Z) counts as stopped.
 running() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null && [[ "$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]]; }
 alive() { running "$(pid_of "$1")"; }
+# What `up` starts: everything but Zipkin when tracing is off (`down` stops whatever runs).
+wanted() { [[ "$1" != zipkin || "$tracing" == on ]]; }
 
 ready() {
   case "$1" in
@@ -55,6 +67,7 @@ ready() {
     placement) curl -sf "http://127.0.0.1:$placement_health/healthz" >/dev/null ;;
     scheduler) curl -sf "http://127.0.0.1:$scheduler_health/healthz" >/dev/null ;;
     model) curl -sf "http://127.0.0.1:$BATON_MODEL_PORT/health" >/dev/null ;;
+    zipkin) curl -sf "http://127.0.0.1:$BATON_ZIPKIN_PORT/health" >/dev/null ;;
   esac
 }
 
@@ -84,6 +97,17 @@ command_for() {
              --override-broadcast-host-port "127.0.0.1:$BATON_SCHEDULER_PORT" \
              --identity-directory-write "$BATON_DATA_DIR/scheduler-identity" "${control_plane_tls[@]}" ;;
     model) echo "$python" "$root/infra/local/model_server.py" --port "$BATON_MODEL_PORT" ;;
+    # Zipkin 3 (Spring Boot on Armeria), spans in memory, the oldest traces dropped past 30,000
+    # spans: about 120 MB of heap for spans with a dozen tags (~1 KB of JSON, ~3 KB in Zipkin's
+    # memory); -Xmx128m ran out before 40,000 of them (and then the JVM exits). Its
+    # settings are environment variables, hence `env`. ARMERIA_PORTS_0_* replaces its one port
+    # (all interfaces) with 127.0.0.1 only; the JDK's resolver replaces Netty's, whose DNS
+    # socket is a UDP port open on all interfaces. Serial GC, the C1 compiler alone and a small
+    # initial heap: ready in 5-8 s (15 s with the defaults), 155 MB resident idle (205 MB).
+    zipkin) echo env STORAGE_TYPE=mem MEM_MAX_SPANS=30000 ARMERIA_PORTS_0_IP=127.0.0.1 \
+             ARMERIA_PORTS_0_PORT="$BATON_ZIPKIN_PORT" ARMERIA_PORTS_0_PROTOCOLS_0=http \
+             java -Xms32m -Xmx192m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError \
+             -Dcom.linecorp.armeria.useJdkDnsResolver=true -jar "$zipkin_jar" ;;
   esac
 }
 
@@ -120,14 +144,19 @@ stop() {
 case "${1:-}" in
   up)
     [[ -x "$bin/daprd" ]] || { echo "platform: Dapr is not built; run infra/local/bootstrap.sh" >&2; exit 1; }
+    if [[ "$tracing" == on && ! -f "$zipkin_jar" ]]; then
+      echo "platform: Zipkin is not downloaded; run infra/local/bootstrap.sh (or set BATON_TRACING=off)" >&2; exit 1
+    fi
     mkdir -p "$run" "$logs" "$BATON_DATA_DIR"/{redis,placement,scheduler}
     mkdir -p -m 700 "$credentials"
-    for s in "${services[@]}"; do start "$s"; done ;;
+    for s in "${services[@]}"; do if wanted "$s"; then start "$s"; fi; done ;;
   down)
     for ((i = ${#services[@]} - 1; i >= 0; i--)); do stop "${services[$i]}"; done ;;
   status)
     for s in "${services[@]}"; do
-      if alive "$s"; then echo "$s: running (pid $(pid_of "$s"))"; else echo "$s: stopped"; fi
+      if alive "$s"; then echo "$s: running (pid $(pid_of "$s"))"
+      elif wanted "$s"; then echo "$s: stopped"
+      else echo "$s: off (BATON_TRACING=off)"; fi
     done ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from services.common.registry import AGENT_MODULE, APPS, DEAD_LETTER_TOPIC, ORCHESTRATOR_REPLICA, App  # noqa: E402
+from services.common.settings import Settings  # noqa: E402
 
 GENERATED = "# Generated from services/common/registry.py by infra/local/render_config.py (make config): edit there.\n"
 
@@ -91,7 +92,7 @@ def _app_block(app: App) -> str:
               f"    daprInternalGRPCPort: {ports.internal_grpc}", f"    metricsPort: {ports.metrics}"]
     lines.append(f"    configFilePath: ./components/config/{_kind(app)}.yaml")
     lines.append(f'    command: [".venv/bin/python", "-m", "{app.module}"]')
-    env = {"BATON_PORT": str(app.port)}
+    env = {"BATON_PORT": str(app.port), "BATON_METRICS_PORT": str(app.metrics_port)}
     if app.role:
         env["BATON_AGENT_ROLE"] = app.role
     env.update(app.env)
@@ -149,8 +150,11 @@ kind: Configuration
 metadata:
   name: baton-{kind}
 spec:
+  # Every span to the local Zipkin (infra/local/platform.sh), where the apps send theirs.
   tracing:
     samplingRate: "1"
+    zipkin:
+      endpointAddress: {zipkin}
   # mTLS between sidecars and with placement and scheduler, with certificates from the local
   # sentry (infra/local/platform.sh): seeing this, the Dapr CLI starts daprd with
   # --enable-mtls --sentry-address localhost:50001.
@@ -195,7 +199,8 @@ SIDECAR_SECRETS = {"orchestrator": ["api-keys"], "agent": ["model-api-key"],
 
 
 def sidecar_configs() -> dict[str, str]:
-    return {kind: SIDECAR_CONFIG.format(kind=kind, policies=policies, secrets=json.dumps(SIDECAR_SECRETS[kind]))
+    return {kind: SIDECAR_CONFIG.format(kind=kind, policies=policies, secrets=json.dumps(SIDECAR_SECRETS[kind]),
+                                        zipkin=Settings.model_fields["zipkin_endpoint"].default)
             for kind, policies in SIDECAR_POLICIES.items()}
 
 

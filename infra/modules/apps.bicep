@@ -17,6 +17,8 @@ param modelBaseUrl string
 param modelName string
 param azureOpenAiApiVersion string
 param messageTtlSeconds int
+@description('The Application Insights the apps send their spans, logs and metrics to (OpenTelemetry).')
+param appInsightsName string
 @description('CIDR ranges that may reach the public ingress of the orchestrator; empty: any address.')
 param allowedIpRanges array = []
 
@@ -35,6 +37,10 @@ var shapes = {
   subscriber: { external: false, minReplicas: 0, maxReplicas: 3, cpu: '0.25', memory: '0.5Gi' }
 }
 
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
 // No token and no secret here. Container Apps injects APP_API_TOKEN into every Dapr-enabled
 // app (the sidecar sends it as `dapr-api-token`; Baton's apps refuse to start without it), so
 // nothing may set or override it; DAPR_API_TOKEN is not used on Container Apps. Keys come
@@ -48,6 +54,10 @@ var commonEnv = [
   // The user-assigned identity DefaultAzureCredential signs in as (the Azure OpenAI client).
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
   { name: 'PYTHONUNBUFFERED', value: '1' }
+  // Spans, logs and metrics of the apps (services/common/telemetry.py), beside the sidecars'
+  // spans (the environment's daprAIConnectionString). Microsoft documents the connection
+  // string as an identifier, not a secret: it only lets a client send telemetry.
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
 ]
 // The registry's per-app env (e.g. a voter's own model) wins: union() keeps the last value.
 var modelEnv = {

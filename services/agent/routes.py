@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from services.common.contracts import AgentReply, AgentRequest
 from services.common.faults import apply_fault
-from services.common.logs import task_id_var
 from services.common.model import Model, ask
 from services.common.settings import Settings, get_settings
+from services.common.telemetry import for_task
 
 from .roles import ROLES
 
@@ -20,7 +20,7 @@ router = APIRouter(tags=["agent"])
 
 @router.post("/run", response_model=AgentReply)
 def run(request: AgentRequest, settings: Annotated[Settings, Depends(get_settings)], model: Model) -> AgentReply:
-    task_id_var.set(request.task_id)
+    for_task(request.task_id, "run")
     role = ROLES[settings.agent_role]
     apply_fault(request.fault, settings)
     log.info("running %s on %d chars", settings.agent_role, len(request.input))

@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from services.common.contracts import Usage, Vote, VoteRequest
 from services.common.faults import apply_fault
-from services.common.logs import task_id_var
 from services.common.model import Model, ask
 from services.common.settings import Settings, get_settings
+from services.common.telemetry import for_task
 
 from .roles import ROLES
 
@@ -56,7 +56,7 @@ def parse_verdict(text: str, labels: list[str]) -> Verdict | None:
 
 @router.post("/vote", response_model=Vote)
 def vote(request: VoteRequest, settings: Annotated[Settings, Depends(get_settings)], model: Model) -> Vote:
-    task_id_var.set(request.task_id)
+    for_task(request.task_id, "vote")
     role = ROLES[settings.agent_role]
     if not role.votes:
         raise HTTPException(404, f"{settings.app_id} ({settings.agent_role}) is not a voter")

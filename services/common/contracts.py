@@ -21,6 +21,14 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def seconds_between(start: str, end: str) -> float | None:
+    """Seconds from one utc_now() timestamp to another (None if either is unreadable)."""
+    try:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except ValueError:
+        return None
+
+
 class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -168,6 +176,10 @@ class TaskDocument(BaseModel):
     approval: ApprovalState | None = None
     created_at: str = Field(default_factory=utc_now)
     updated_at: str = Field(default_factory=utc_now)
+    # The task's trace (services/common/telemetry.py): its id, to find it in Zipkin or Application
+    # Insights, and the request's span as W3C traceparent, the parent of the workflow's activities.
+    trace_id: str | None = None
+    traceparent: str | None = None
     # Numbered changes (services/common/revisions.py): the last one, and each part's.
     revision: int = 0
     changed: dict[str, int] = Field({}, exclude=True)

@@ -5,18 +5,23 @@ store, read once at start-up."""
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import openai
 from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 from fastapi import Depends, HTTPException, Request
+from opentelemetry.trace import Span, SpanKind
 
 from .contracts import Usage
+from .logs import task_id_var
+from .metrics import metrics
 from .prices import PriceTable
 from .settings import Settings
 from .sidecar import SecretReader
+from .telemetry import task_span
 
 log = logging.getLogger(__name__)
 
@@ -103,28 +108,54 @@ class ModelClient:
             }}
         if self.client is None:
             raise RuntimeError("no model client configured")
-        started = time.monotonic()
-        resp = self.client.chat.completions.create(
-            model=self.settings.model_name,
-            messages=[
-                {"role": "system", "content": instructions},
-                {"role": "user", "content": user_input},
-            ],
-            max_tokens=max_tokens or self.settings.model_max_tokens,
-            **extra,
-        )
-        elapsed = time.monotonic() - started
-        prompt = resp.usage.prompt_tokens if resp.usage else 0
-        completion = resp.usage.completion_tokens if resp.usage else 0
-        text = (resp.choices[0].message.content or "").strip()
-        model = resp.model or self.settings.model_name
+        limit = max_tokens or self.settings.model_max_tokens
+        with model_span(self.settings, limit) as span:
+            started = time.monotonic()
+            resp = self.client.chat.completions.create(
+                model=self.settings.model_name,
+                messages=[
+                    {"role": "system", "content": instructions},
+                    {"role": "user", "content": user_input},
+                ],
+                max_tokens=limit,
+                **extra,
+            )
+            elapsed = time.monotonic() - started
+            prompt = resp.usage.prompt_tokens if resp.usage else 0
+            completion = resp.usage.completion_tokens if resp.usage else 0
+            text = (resp.choices[0].message.content or "").strip()
+            model = resp.model or self.settings.model_name
+            cost = self.prices.cost(model, prompt, completion)
+            span.set_attributes({"gen_ai.response.model": model, "gen_ai.usage.input_tokens": prompt,
+                                 "gen_ai.usage.output_tokens": completion})
+            if resp.choices and resp.choices[0].finish_reason:
+                span.set_attribute("gen_ai.response.finish_reasons", [resp.choices[0].finish_reason])
+        metrics().model_call(self.settings.app_id, model, prompt, completion, cost, elapsed,
+                             provider=provider_name(self.settings), request_model=self.settings.model_name)
         return Completion(
             text=text,
             model=model,
-            usage=Usage(prompt_tokens=prompt, completion_tokens=completion,
-                        estimated_cost_usd=self.prices.cost(model, prompt, completion)),
+            usage=Usage(prompt_tokens=prompt, completion_tokens=completion, estimated_cost_usd=cost),
             elapsed_seconds=round(elapsed, 3),
         )
+
+
+def provider_name(settings: Settings) -> str:
+    """The GenAI conventions' `gen_ai.provider.name` of the configured endpoint."""
+    return "azure.ai.openai" if settings.model_provider == "azure" else "openai"
+
+
+@contextmanager
+def model_span(settings: Settings, max_tokens: int) -> Iterator[Span]:
+    """A span around one chat completion, named and attributed as the OpenTelemetry GenAI
+    semantic conventions say (`chat <model>`, client kind, gen_ai.* attributes); the HTTP
+    call to the model is its child."""
+    with task_span(f"chat {settings.model_name}", task_id_var.get(), "chat", kind=SpanKind.CLIENT, attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": provider_name(settings),
+            "gen_ai.request.model": settings.model_name,
+            "gen_ai.request.max_tokens": max_tokens}) as span:
+        yield span
 
 
 def ask(model: ModelClient, instructions: str, text: str, *, max_tokens: int | None = None,

@@ -52,6 +52,11 @@ class App:
         http, grpc = self.api_ports or (self.port + 20_000, self.port + 21_000)
         return SidecarPorts(http=http, grpc=grpc, internal_grpc=self.port + 22_000, metrics=self.port + 23_000)
 
+    @property
+    def metrics_port(self) -> int:
+        """The app's own Prometheus endpoint (its sidecar's is sidecar_ports.metrics)."""
+        return self.port + 24_000
+
 
 @dataclass(frozen=True)
 class SidecarPorts:
@@ -109,7 +114,7 @@ class Member(BaseModel):
 class Registry:
     def __init__(self, apps: tuple[App, ...]):
         ids = [a.app_id for a in apps]
-        ports = [p for a in apps for p in (a.port, *vars(a.sidecar_ports).values())]
+        ports = [p for a in apps for p in (a.port, a.metrics_port, *vars(a.sidecar_ports).values())]
         if len(set(ids)) != len(ids) or len(set(ports)) != len(ports):
             raise ValueError("app ids and ports must be unique in the registry")
         self.apps = apps

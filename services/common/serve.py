@@ -3,7 +3,7 @@ factory with its lifespan (stores, model client), its protections and /health.""
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
@@ -11,6 +11,7 @@ import uvicorn
 from dapr.clients.exceptions import DaprGrpcError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.telemetry import TelemetryConfig
 from starlette.exceptions import HTTPException
 
 from . import sidecar
@@ -23,17 +24,30 @@ from .outages import dependency_down
 from .settings import Settings, get_settings
 from .stores import Stores, build_stores
 from .subscriptions import Subscription, add_subscriptions
+from .telemetry import setup_telemetry
 
 
 def serve(app_path: str) -> None:
     settings = get_settings()
-    setup_logging(settings.app_id)
+    setup_logging(settings.app_id, fmt=settings.log_format)
+    setup_telemetry(settings)
     sidecar.limit_sdk_calls(settings.sidecar_call_timeout_seconds)
     try:
         require_app_token(settings)
     except RuntimeError as err:
         sys.exit(f"{settings.app_id}: {err}")
     uvicorn.run(app_path, host=settings.host, port=settings.port, log_config=None)
+
+
+def _untraced(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") == "/health"
+
+
+# FastAPI's own OpenTelemetry support: a server span per request (under the caller's
+# traceparent) and HTTP metrics, on the providers services/common/telemetry.py installs. No
+# spans for the sidecar's health probes (every few seconds, a trace each), nor for FastAPI's
+# inner operations (dependency resolution, serialization): a request is one span.
+TELEMETRY: TelemetryConfig = {"operation_spans": False, "exclude": _untraced}
 
 
 def get_stores(request: Request) -> Stores:
@@ -55,7 +69,7 @@ def baton_app(title: str, lifespan: Lifespan, public: RoutePredicate = no_public
     docs only with `docs` (they are plain routes, outside the sidecar-only check)."""
     hidden: dict[str, Any] = {} if docs else {"openapi_url": None, "docs_url": None, "redoc_url": None}
     app = FastAPI(title=title, description=description, lifespan=lifespan, dependencies=[Depends(SidecarOnly(public))],
-                  **hidden)
+                  telemetry=TELEMETRY, **hidden)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(DaprGrpcError, dependency_down)

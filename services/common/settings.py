@@ -104,6 +104,19 @@ class Settings(BaseSettings):
     auth_failure_limit: RateLimit = "30/minute"
     max_body_bytes: int = Field(1_048_576, ge=1024)  # larger request bodies answer 413
 
+    # Telemetry (services/common/telemetry.py). Spans go to Application Insights when
+    # APPLICATIONINSIGHTS_CONNECTION_STRING is set (the Azure Bicep sets it), else to the local
+    # Zipkin that infra/local/platform.sh starts; BATON_TRACING=off switches both off.
+    tracing: bool = True
+    zipkin_endpoint: str = "http://127.0.0.1:9411/api/v2/spans"
+    applicationinsights_connection_string: SecretStr | None = Field(
+        None, validation_alias="APPLICATIONINSIGHTS_CONNECTION_STRING")
+    # Prometheus metrics on 127.0.0.1:<metrics_port>/metrics (the registry gives every app its
+    # own port locally); never on the app's own port, which the orchestrator opens to the internet.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    # `json`: one JSON object per log line, with task id and trace id (services/common/logs.py).
+    log_format: str = Field("text", pattern="^(text|json)$")
+
     # Level for the workflow SDK's own logs (it logs every orchestration step at INFO).
     workflow_sdk_log_level: str = Field("WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 

@@ -17,6 +17,8 @@ from dapr.clients import DaprClient
 from dapr.clients.health import DaprHealth
 from dapr.conf import settings as dapr_settings
 
+from .telemetry import traceparent
+
 log = logging.getLogger(__name__)
 
 
@@ -100,7 +102,10 @@ def invoke(app_id: str, method: str, body: dict[str, Any], timeout: float) -> di
 
 def publish(pubsub: str, topic: str, data: dict[str, Any], *, event_id: str, event_type: str,
             ttl_seconds: int) -> None:
-    """Publish a CloudEvent whose id is ours, so a re-publish is a duplicate subscribers skip."""
+    """Publish a CloudEvent whose id is ours, so a re-publish is a duplicate subscribers skip.
+    The event carries the current trace (the SDK's gRPC call does not), so its subscribers'
+    work joins the trace of whatever published it."""
+    parent = traceparent()
     dapr_client().publish_event(
         pubsub_name=pubsub,
         topic_name=topic,
@@ -110,6 +115,7 @@ def publish(pubsub: str, topic: str, data: dict[str, Any], *, event_id: str, eve
             "ttlInSeconds": str(ttl_seconds),
             "cloudevent.id": event_id,
             "cloudevent.type": event_type,
+            **({"cloudevent.traceparent": parent} if parent else {}),
         },
     )
 

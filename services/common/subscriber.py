@@ -18,15 +18,16 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from opentelemetry import trace
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, stop_after_attempt, wait_exponential
 
 from .contracts import CloudEvent
 from .events import EventRecord
 from .faults import Fault, apply_fault
-from .logs import task_id_var
 from .settings import get_settings
 from .stores import Stores
+from .telemetry import task_span
 
 log = logging.getLogger(__name__)
 SUCCESS, DROP, RETRY = {"status": "SUCCESS"}, {"status": "DROP"}, {"status": "RETRY"}
@@ -65,9 +66,18 @@ def with_delivery_retries(attempt: Callable[[], T], retries: int, what: str) -> 
 
 def handle_once(event: CloudEvent, topic: str, model: type[EventData], stores: Stores,
                 process: Callable[[EventData, str, CloudEvent], dict[str, Any]]) -> dict[str, str]:
+    """Process one delivery once, in a span of the publisher's trace: the sidecar passes the
+    CloudEvent's traceparent on as the request's header; without it, the event's own is used."""
+    carried = (event.model_extra or {}).get("traceparent")
+    parent = None if trace.get_current_span().get_span_context().is_valid else carried
+    with task_span(f"handle {topic}", correlation_of(event), topic, parent=parent if isinstance(parent, str) else None):
+        return _handle_once(event, topic, model, stores, process)
+
+
+def _handle_once(event: CloudEvent, topic: str, model: type[EventData], stores: Stores,
+                 process: Callable[[EventData, str, CloudEvent], dict[str, Any]]) -> dict[str, str]:
     settings = get_settings()
     subscriber, correlation_id = settings.app_id, correlation_of(event)
-    task_id_var.set(correlation_id)
 
     def record(outcome: str, detail: dict[str, Any]) -> None:
         stores.events.record(correlation_id, EventRecord(subscriber=subscriber, topic=topic, event_type=event.type,

@@ -4,11 +4,13 @@ newest first through the task list (services/common/tasklist.py)."""
 from collections.abc import Iterable
 from typing import Any
 
-from .contracts import TERMINAL_STATUSES, StepRecord, TaskDocument, TaskStatus, Usage, utc_now
+from .contracts import TERMINAL_STATUSES, StepRecord, TaskDocument, TaskStatus, Usage, seconds_between, utc_now
+from .metrics import metrics
 from .paging import Position, take
 from .revisions import STATUS, mark, node_part, step_part
 from .state import JsonDocuments
 from .tasklist import SCAN_BUDGET, ListedTask, TaskIndex
+from .telemetry import trace_id_of
 
 
 def task_key(task_id: str) -> str:
@@ -61,11 +63,12 @@ class TaskStore:
         self._index = TaskIndex(docs)
 
     def create(self, task_id: str, workflow: str, task_input: dict[str, Any], summary: str = "",
-               budget_tokens: int | None = None) -> TaskDocument:
+               budget_tokens: int | None = None, traceparent: str | None = None) -> TaskDocument:
         """Create the task and list it. The list slots come first, the document names them:
         a crash in between leaves slots without a document, which are never listed; never a
         task that exists but is missing from the list, nor one listed twice."""
-        doc = TaskDocument(task_id=task_id, workflow=workflow, input=task_input, budget_tokens=budget_tokens)
+        doc = TaskDocument(task_id=task_id, workflow=workflow, input=task_input, budget_tokens=budget_tokens,
+                           trace_id=trace_id_of(traceparent), traceparent=traceparent)
         listed = self._index.add(task_id, workflow, doc.created_at, summary)
         stored = {**doc.model_dump(mode="json"), "listed": listed}
         mark(stored, STATUS)
@@ -137,13 +140,18 @@ class TaskStore:
                 doc["status"], doc["updated_at"] = "cancelled", utc_now()
                 mark(doc, STATUS)
 
-        self._docs.update(task_key(task_id), change)
+        saved = TaskDocument.model_validate(self._docs.update(task_key(task_id), change))
+        if previous[0] != "cancelled":
+            metrics().task_ended(saved.workflow, "cancelled", seconds_between(saved.created_at, saved.updated_at))
         return previous[0]
 
     def save_status(self, task_id: str, status: TaskStatus, *, result: dict[str, Any] | None = None,
                    error: str | None = None) -> TaskDocument:
+        ended = False  # whether this write ends the task (counted once, in the metrics)
+
         def change(doc: dict[str, Any]) -> None:
-            nonlocal status, error
+            nonlocal status, error, ended
+            ended = False
             # A finished task stays finished: a replayed or late update must not reopen it, and
             # a cancelled one is not completed by the workflow it outran.
             if doc["status"] in TERMINAL_STATUSES and (status not in TERMINAL_STATUSES or doc["status"] == "cancelled"):
@@ -155,10 +163,14 @@ class TaskStore:
                        **({"error": error} if error is not None else {})}
             if all(doc.get(name) == value for name, value in written.items()):
                 return  # a retried write: nothing changed, no event
+            ended = status in TERMINAL_STATUSES and doc["status"] not in TERMINAL_STATUSES
             doc.update(written, updated_at=utc_now())
             mark(doc, STATUS)
 
-        return TaskDocument.model_validate(self._docs.update(task_key(task_id), change))
+        saved = TaskDocument.model_validate(self._docs.update(task_key(task_id), change))
+        if ended:
+            metrics().task_ended(saved.workflow, saved.status, seconds_between(saved.created_at, saved.updated_at))
+        return saved
 
     def add_step(self, task_id: str, step: StepRecord) -> TaskDocument:
         """Add a completed step, replacing an earlier record of the same step (a retried

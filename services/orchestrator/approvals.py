@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.common.approvals import AlreadyDecidedError, NotAwaitingApprovalError
 from services.common.contracts import Decision, TaskStatus, Verdict
 from services.common.inputs import Text
-from services.common.logs import task_id_var
 from services.common.outages import RETRY_AFTER_SECONDS
+from services.common.telemetry import for_task
 from workflows.approval import DECISION_EVENT
 
 from .auth import WRITE, api_key_name
@@ -46,7 +46,7 @@ OptionalDecision = Annotated[DecisionRequest | None, Body()]
 
 def decide(task_id: str, verdict: Verdict, body: DecisionRequest | None, approvals: Approvals,
            workflows: Workflows) -> Decided:
-    task_id_var.set(task_id)
+    for_task(task_id, verdict)
     body = body or DecisionRequest()
     key = api_key_name.get()
     decision = Decision(decision_id=str(uuid.uuid4()), verdict=verdict, by=body.by or key or "unknown", api_key=key,

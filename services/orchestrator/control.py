@@ -11,9 +11,9 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
 from services.common.contracts import TaskStatus
-from services.common.logs import task_id_var
 from services.common.outages import RETRY_AFTER_SECONDS
 from services.common.tasks import TaskAlreadyEndedError
+from services.common.telemetry import for_task
 
 from .auth import WRITE, api_key_name
 from .deps import Tasks, Workflows
@@ -36,7 +36,7 @@ def cancel_task(task_id: TaskId, tasks: Tasks, workflows: Workflows) -> Cancelle
     """End a pending, running or waiting task: `cancelled`, no further agent calls. Cancelling
     a cancelled task again answers the same (and terminates its workflow again, in case that
     failed the first time); a task that ended otherwise is 409."""
-    task_id_var.set(task_id)
+    for_task(task_id, "cancel")
     try:
         previous = tasks.cancel(task_id)
     except KeyError as err:

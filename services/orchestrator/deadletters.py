@@ -13,6 +13,7 @@ from services.common import sidecar
 from services.common.contracts import CloudEvent, utc_now
 from services.common.deadletters import DeadLetter, Status, letter_id
 from services.common.inputs import ID_PATTERN
+from services.common.metrics import metrics
 from services.common.paging import CURSOR_PATTERN, Position
 from services.common.registry import DEAD_LETTER_TOPIC, REGISTRY
 from services.common.serve import StoresDep
@@ -58,6 +59,9 @@ def receive(event: CloudEvent, stores: StoresDep) -> dict[str, str]:
     if letter.topic:
         note_silent_failures(event, letter.topic, stores)
     stores.dead_letters.add(letter)
+    kept = stores.dead_letters.get(letter.id)
+    failed = ",".join(sorted(kept.failures)) if kept and kept.failures else "unknown"
+    metrics().dead_letter(letter.topic or "unknown", failed)
     log.warning("dead letter %s (%s from %s)", event.id, event.type, letter.topic)
     return SUCCESS
 

@@ -14,12 +14,12 @@ from services.common.contracts import CloudEvent, DataReceived
 from services.common.events import EventRecord
 from services.common.faults import Fault, require_fault_injection
 from services.common.inputs import ID_PATTERN, Identifier, JsonData, Text
-from services.common.logs import task_id_var
 from services.common.paging import Position
 from services.common.registry import REGISTRY
 from services.common.serve import StoresDep
 from services.common.settings import get_settings
 from services.common.subscriber import DROP, SUCCESS
+from services.common.telemetry import for_task
 
 from .auth import READ, WRITE
 from .deadletters import Cursor
@@ -69,7 +69,7 @@ def collect(body: CollectRequest) -> Collected:
     settings = get_settings()
     require_fault_injection(body.faults, settings)
     correlation_id = body.correlation_id or str(uuid.uuid4())
-    task_id_var.set(correlation_id)
+    for_task(correlation_id, "collect")
     event_id = str(uuid.uuid4())
     data = DataReceived(source=body.source, payload=body.payload, correlation_id=correlation_id).model_dump()
     if body.faults:
@@ -114,7 +114,7 @@ def on_content_published(event: CloudEvent, stores: StoresDep) -> dict[str, str]
             subscriber=get_settings().app_id, topic=event.topic or "content-published", event_type=event.type,
             event_id=event.id, outcome="failed", detail={"error": "the event has no task_id"}))
         return DROP
-    task_id_var.set(task_id)
+    for_task(task_id, "content-published")
     added = stores.events.record(task_id, EventRecord(
         subscriber=get_settings().app_id, topic=event.topic or "content-published",
         event_type=event.type, event_id=event.id, outcome="received",

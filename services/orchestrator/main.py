@@ -15,7 +15,8 @@ from services.common import sidecar
 from services.common.apikeys import KeyRing, keep_fresh
 from services.common.errors import kept_changing
 from services.common.logs import sdk_logger_options
-from services.common.registry import DEAD_LETTER_TOPIC
+from services.common.metrics import metrics
+from services.common.registry import DEAD_LETTER_TOPIC, REGISTRY
 from services.common.serve import baton_app
 from services.common.settings import get_settings
 from services.common.state import ETagConflictError
@@ -55,6 +56,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.workflows = DaprWorkflowClient(logger_options=sdk_logging)
     app.state.workflow_ready = False
     runtime = build_runtime(settings, app.state.stores, sdk_logging)
+    breakers = app.state.stores.breakers
+    metrics().observe_breakers(lambda: {a.app_id: breakers.get(a.app_id).state for a in REGISTRY.agents})
     # start() blocks until the worker's stream to the sidecar is open.
     await asyncio.to_thread(runtime.start)
     app.state.workflow_ready = True

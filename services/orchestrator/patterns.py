@@ -7,9 +7,10 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
 from services.common.faults import require_fault_injection
-from services.common.logs import task_id_var
+from services.common.metrics import metrics
 from services.common.outages import RETRY_AFTER_SECONDS
 from services.common.settings import get_settings
+from services.common.telemetry import for_task, traceparent
 from workflows.sequential import STEPS
 
 from .auth import WRITE, api_key_name
@@ -61,9 +62,9 @@ def start_task(tasks: Tasks, workflows: Workflows, engine: EngineWatch, body: Pa
     settings = get_settings()
     require_fault_injection(body.faults, settings)
     task_id = str(uuid.uuid4())
-    task_id_var.set(task_id)
+    for_task(task_id, body.pattern)
     tasks.create(task_id, body.pattern, body.model_dump(mode="json", exclude_none=True), body.summary(),
-                 budget_tokens=body.budget_tokens or settings.default_budget_tokens)
+                 budget_tokens=body.budget_tokens or settings.default_budget_tokens, traceparent=traceparent())
     try:
         workflows.schedule_new_workflow(body.pattern, input=body.to_input(), instance_id=task_id)
     except Exception as err:
@@ -77,6 +78,7 @@ def start_task(tasks: Tasks, workflows: Workflows, engine: EngineWatch, body: Pa
         raise HTTPException(503, f"workflow engine unavailable: {why}; try again later",
                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from err
     engine.started()
+    metrics().task_started(body.pattern)
     log.info("started %s workflow for key %s", body.pattern, api_key_name.get())
     return task_id
 

@@ -95,11 +95,11 @@ def test_platform_up_is_idempotent_and_down_leaves_no_process(tmp_path):
     # hold a port (this test once failed on the scheduler's health port, 51106, taken that way).
     env = {"BATON_DATA_DIR": str(tmp_path), "BATON_REDIS_PORT": "16380", "BATON_PLACEMENT_PORT": "21005",
            "BATON_SCHEDULER_PORT": "21006", "BATON_SCHEDULER_ETCD_PORT": "21379", "BATON_MODEL_PORT": "18181",
-           "BATON_SENTRY_PORT": "21001", "BATON_SENTRY_HEALTH_PORT": "21101"}
+           "BATON_SENTRY_PORT": "21001", "BATON_SENTRY_HEALTH_PORT": "21101", "BATON_ZIPKIN_PORT": "19411"}
     try:
         platform("up", env)
         pids = {p.stem: int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")}
-        assert set(pids) == {"redis", "sentry", "placement", "scheduler", "model"}
+        assert set(pids) == {"redis", "zipkin", "sentry", "placement", "scheduler", "model"}
         assert all(is_running(pid) for pid in pids.values())
         assert "already running" in platform("up", env)
         assert {p.stem: int(p.read_text()) for p in (tmp_path / "run").glob("*.pid")} == pids

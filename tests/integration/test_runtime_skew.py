@@ -32,8 +32,7 @@ CONTROL_PLANE = Path(os.environ.get("BATON_SKEW_CONTROL_PLANE_DIR", AZURE_BIN)).
 DATA_DIR = ROOT / ".data" / "runtime-skew"
 PLATFORM_ENV = {"BATON_DAPR_BIN_DIR": str(CONTROL_PLANE), "BATON_DATA_DIR": str(DATA_DIR)}
 PORTS = {8080: "the orchestrator", 3500: "its sidecar", 6380: "Redis", 50001: "sentry", 6505: "placement",
-         6506: "scheduler",
-         8181: "the model server"}
+         6506: "scheduler", 8181: "the model server", 9411: "Zipkin"}
 
 
 def azure_version() -> str:

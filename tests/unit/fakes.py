@@ -147,5 +147,6 @@ class RecordingOpenAI:
 
     def create(self, **request):
         self.requests.append(request)
-        return SimpleNamespace(choices=[SimpleNamespace(message=SimpleNamespace(content=self.text))], model="m",
+        reply = SimpleNamespace(message=SimpleNamespace(content=self.text), finish_reason="stop")
+        return SimpleNamespace(choices=[reply], model="m",
                                usage=SimpleNamespace(prompt_tokens=1, completion_tokens=1))

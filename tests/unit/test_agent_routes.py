@@ -148,7 +148,7 @@ def test_model_client_sends_the_configured_request_and_reads_usage():
         def create(self, **kwargs):
             sent.update(kwargs)
             message = SimpleNamespace(content=" text ")
-            return SimpleNamespace(choices=[SimpleNamespace(message=message)], model="m",
+            return SimpleNamespace(choices=[SimpleNamespace(message=message, finish_reason="stop")], model="m",
                                    usage=SimpleNamespace(prompt_tokens=1000, completion_tokens=500))
 
     client = SimpleNamespace(chat=SimpleNamespace(completions=FakeCompletions()))

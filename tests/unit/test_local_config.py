@@ -97,3 +97,11 @@ def test_every_sidecar_port_is_fixed_and_below_the_ephemeral_range():
     for app in yaml.safe_load((ROOT / "dapr.yaml").read_text())["apps"]:
         ports = [app[k] for k in ("appPort", "daprHTTPPort", "daprGRPCPort", "daprInternalGRPCPort", "metricsPort")]
         assert all(0 < p < 32768 for p in ports), (app["appID"], ports)
+
+
+def test_zipkin_is_pinned_with_its_sha256_and_listens_on_loopback():
+    v = versions()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", v["ZIPKIN_VERSION"])
+    assert re.fullmatch(r"[0-9a-f]{64}", v["ZIPKIN_SHA256"])
+    platform = (ROOT / "infra/local/platform.sh").read_text()
+    assert platform_default("BATON_ZIPKIN_PORT") and "ARMERIA_PORTS_0_IP=127.0.0.1" in platform
