@@ -64,4 +64,3 @@ def build_runtime(settings: Settings, stores: Stores, logger_options: LoggerOpti
     for name, activity in ACTIVITIES.items():
         runtime.register_activity(activity, name=name)
     return runtime
-
