@@ -128,7 +128,7 @@ class ModelClient:
             cost = self.prices.cost(model, prompt, completion)
             span.set_attributes({"gen_ai.response.model": model, "gen_ai.usage.input_tokens": prompt,
                                  "gen_ai.usage.output_tokens": completion})
-            if resp.choices and resp.choices[0].finish_reason:
+            if resp.choices[0].finish_reason:
                 span.set_attribute("gen_ai.response.finish_reasons", [resp.choices[0].finish_reason])
         metrics().model_call(self.settings.app_id, model, prompt, completion, cost, elapsed,
                              provider=provider_name(self.settings), request_model=self.settings.model_name)

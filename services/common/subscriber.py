@@ -70,14 +70,16 @@ def handle_once(event: CloudEvent, topic: str, model: type[EventData], stores: S
     CloudEvent's traceparent on as the request's header; without it, the event's own is used."""
     carried = (event.model_extra or {}).get("traceparent")
     parent = None if trace.get_current_span().get_span_context().is_valid else carried
-    with task_span(f"handle {topic}", correlation_of(event), topic, parent=parent if isinstance(parent, str) else None):
-        return _handle_once(event, topic, model, stores, process)
+    correlation_id = correlation_of(event)
+    with task_span(f"handle {topic}", correlation_id, topic, parent=parent if isinstance(parent, str) else None):
+        return _handle_once(event, topic, model, stores, process, correlation_id)
 
 
 def _handle_once(event: CloudEvent, topic: str, model: type[EventData], stores: Stores,
-                 process: Callable[[EventData, str, CloudEvent], dict[str, Any]]) -> dict[str, str]:
+                 process: Callable[[EventData, str, CloudEvent], dict[str, Any]],
+                 correlation_id: str) -> dict[str, str]:
     settings = get_settings()
-    subscriber, correlation_id = settings.app_id, correlation_of(event)
+    subscriber = settings.app_id
 
     def record(outcome: str, detail: dict[str, Any]) -> None:
         stores.events.record(correlation_id, EventRecord(subscriber=subscriber, topic=topic, event_type=event.type,

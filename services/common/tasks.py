@@ -57,6 +57,11 @@ class BudgetExhaustedError(Exception):
     """The task's token budget is used up: the agent call was not made."""
 
 
+def _count_end(task: TaskDocument) -> None:
+    """In the metrics, once: the write that ended the task (a retried one changes nothing)."""
+    metrics().task_ended(task.workflow, task.status, seconds_between(task.created_at, task.updated_at))
+
+
 class TaskStore:
     def __init__(self, docs: JsonDocuments):
         self._docs = docs
@@ -142,7 +147,7 @@ class TaskStore:
 
         saved = TaskDocument.model_validate(self._docs.update(task_key(task_id), change))
         if previous[0] != "cancelled":
-            metrics().task_ended(saved.workflow, "cancelled", seconds_between(saved.created_at, saved.updated_at))
+            _count_end(saved)
         return previous[0]
 
     def save_status(self, task_id: str, status: TaskStatus, *, result: dict[str, Any] | None = None,
@@ -169,7 +174,7 @@ class TaskStore:
 
         saved = TaskDocument.model_validate(self._docs.update(task_key(task_id), change))
         if ended:
-            metrics().task_ended(saved.workflow, saved.status, seconds_between(saved.created_at, saved.updated_at))
+            _count_end(saved)
         return saved
 
     def add_step(self, task_id: str, step: StepRecord) -> TaskDocument:

@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
 )
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, SpanKind
 from opentelemetry.util.types import Attributes
 
 from .logs import ContextFilter, operation_var, task_id_var
@@ -128,19 +128,14 @@ def _context_of(parent: str | None) -> Context | None:
     return propagate.extract({"traceparent": parent}) if parent else None
 
 
-def tag_span(**attributes: str | int | float | None) -> None:
-    """Add attributes to the current span, if one is being recorded."""
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.set_attributes({k: v for k, v in attributes.items() if v is not None})
-
-
 def for_task(task_id: str, operation: str) -> None:
     """Name the task and operation the current work is for: on every later log record of
-    this context, and on the current span (a request's)."""
+    this context, and on the current span (a request's), if one is being recorded."""
     task_id_var.set(task_id)
     operation_var.set(operation)
-    tag_span(task_id=task_id, agent=_service["name"], operation=operation)
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes({"task_id": task_id, "agent": _service["name"], "operation": operation})
 
 
 @contextmanager
@@ -158,8 +153,3 @@ def task_span(name: str, task_id: str, operation: str, *, parent: str | None = N
         finally:
             task_id_var.reset(tokens[0])
             operation_var.reset(tokens[1])
-
-
-def fail_span(span: trace.Span, message: str) -> None:
-    """Mark a span failed without an exception (an error answered, not raised)."""
-    span.set_status(Status(StatusCode.ERROR, message[:500]))

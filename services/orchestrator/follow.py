@@ -31,8 +31,6 @@ class Opening:
     resume_after: int | None  # the client's Last-Event-ID; None: start with a snapshot
 
 
-
-
 def event(change: Change) -> ServerSentEvent:
     return ServerSentEvent(id=str(change.revision), event=change.event, data=change.data)
 
