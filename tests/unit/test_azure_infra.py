@@ -168,6 +168,17 @@ def test_each_app_gets_the_settings_it_needs_and_only_real_ones():
     assert main["parameters"]["messageTtlSeconds"]["default"] == Settings.model_fields["message_ttl_seconds"].default
 
 
+def test_every_app_sends_its_telemetry_to_the_environments_application_insights():
+    # services/common/telemetry.py switches to Application Insights when this is set.
+    text = (INFRA / "modules" / "apps.bicep").read_text()
+    assert "{ name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }" in text
+    existing = r"resource appInsights 'Microsoft\.Insights/components@[\d-]+' existing = \{\s*name: appInsightsName"
+    assert re.search(existing, text)
+    assert "appInsightsName: monitoring.outputs.appInsightsName" in (INFRA / "main.bicep").read_text()
+    assert Settings.model_fields["applicationinsights_connection_string"].validation_alias == \
+        "APPLICATIONINSIGHTS_CONNECTION_STRING"
+
+
 def local_components() -> dict[str, dict[str, Any]]:
     docs = [yaml.safe_load(p.read_text()) for p in sorted((ROOT / "components").glob("*.yaml"))]
     return {d["metadata"]["name"]: d for d in docs if d and d.get("kind") == "Component"}
